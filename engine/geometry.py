@@ -1,0 +1,92 @@
+r"""Everything a point set fixes for the network: its graph, edge harmonics and radial basis.
+
+For an edge :math:`j \to i` with :math:`\vec r_{ij} = \vec x_j - \vec x_i` the convolution
+uses
+
+.. math::
+    Y(\hat r_{ij}) \quad\text{(component-normalised, } l = 0..L\text{)}, \qquad
+    B_k(|\vec r_{ij}|) = \cos^2\!\Big(\frac{\pi}{2}\,\frac{|\vec r_{ij}| - \mu_k}{\Delta}\Big)
+    \;\text{for } |\,|\vec r_{ij}| - \mu_k| < \Delta,
+
+the seed's squared cosine basis with centres :math:`\mu_k` spaced :math:`\Delta` apart on
+``[0, max_radius]``. Neither changes while the points stay put, so they are computed once
+per training rather than once per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from e3nn import o3
+from e3nn.math import soft_one_hot_linspace
+from scipy.spatial import cKDTree
+
+__all__ = ["edges", "Geometry"]
+
+
+def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Directed edges ``(source, destination)``, each point with itself included.
+
+    ``radius=None`` gives all :math:`N^2` pairs (the seed); a radius gives the pairs closer
+    than it, found with a k-d tree so memory grows with the number of edges, not :math:`N^2`.
+    Edges are sorted by destination.
+    """
+    n = len(positions)
+    if radius is None:
+        destination, source = np.divmod(np.arange(n * n), n)
+        return source, destination
+    if not radius > 0:
+        raise ValueError(f"The graph radius must be positive, got {radius}")
+    pairs = cKDTree(positions).query_pairs(radius, output_type="ndarray")
+    loops = np.arange(n)
+    source = np.concatenate([pairs[:, 0], pairs[:, 1], loops])
+    destination = np.concatenate([pairs[:, 1], pairs[:, 0], loops])
+    order = np.argsort(destination, kind="stable")
+    return source[order], destination[order]
+
+
+class Geometry:
+    """A point set's graph with its per-edge harmonics and radial basis, as tensors.
+
+    Parameters
+    ----------
+    positions : ``(N, 3)`` array
+    lmax : int, highest degree of the edge harmonics
+    max_radius, number_of_basis : the radial basis
+    radius : float or None, graph radius (None: all pairs)
+    dtype : torch dtype of the tensors
+
+    Attributes
+    ----------
+    source, destination : ``(E,)`` long tensors
+    harmonics : ``(E, (lmax+1)^2)``
+    embedding : ``(E, number_of_basis)``
+    neighbours : float, mean number of incoming edges; messages are divided by its square
+        root (:math:`\\sqrt N` for all pairs, as in the seed)
+    """
+
+    def __init__(self, positions: np.ndarray, *, lmax: int, max_radius: float, number_of_basis: int,
+                 radius: float | None = None, dtype: torch.dtype = torch.float64):
+        positions = np.asarray(positions, dtype=np.float64)
+        source, destination = edges(positions, radius)
+        self.num_points = len(positions)
+        self.source = torch.as_tensor(source)
+        self.destination = torch.as_tensor(destination)
+        vectors = torch.as_tensor(positions[source] - positions[destination], dtype=dtype)
+        self.harmonics = o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
+                                                normalization="component")
+        self.embedding = soft_one_hot_linspace(vectors.norm(dim=-1), 0.0, max_radius, number_of_basis,
+                                               basis="cosine", cutoff=False).pow(2)
+        self.neighbours = len(source) / len(positions)
+        self.all_pairs = radius is None
+        self._kernels: dict[int, torch.Tensor] = {}
+
+    @property
+    def num_edges(self) -> int:
+        return len(self.source)
+
+    def kernel(self, key: int, build) -> torch.Tensor:
+        """A per-edge tensor that depends only on the geometry, built once per ``key``."""
+        if key not in self._kernels:
+            self._kernels[key] = build(self)
+        return self._kernels[key]

@@ -1,0 +1,79 @@
+"""The same network written plainly with e3nn's own modules: the yardstick for the fast path.
+
+One ``FullyConnectedTensorProduct`` per convolution applied edge by edge, ``FullyConnectedNet``
+radial MLPs and ``Gate``, with the graph, harmonics and radial basis recomputed on every call.
+The tests check :class:`~engine.model.Network` against it on the same weights; the benchmark
+times training with it as the baseline.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from e3nn import nn, o3
+from e3nn.math import soft_one_hot_linspace
+
+from .geometry import edges
+from .model import ModelConfig, hidden_irreps
+
+__all__ = ["ReferenceNetwork", "copy_weights"]
+
+
+def _softplus(x):
+    return torch.nn.functional.softplus(x, beta=5.0)
+
+
+class ReferenceNetwork(torch.nn.Module):
+    """Plain e3nn version of :class:`~engine.model.Network` (same parameters, same order)."""
+
+    def __init__(self, config: ModelConfig, irreps_in: str = "0e"):
+        super().__init__()
+        self.config = config
+        # one entry per copy, as the fast path enumerates them (same weights, same order)
+        self.irreps_in = o3.Irreps([(1, ir) for mul, ir in o3.Irreps(irreps_in) for _ in range(mul)])
+        self.irreps_edge = o3.Irreps.spherical_harmonics(config.lmax, p=-1)
+        hidden = hidden_irreps(config.lmax)
+        self.irreps_out = hidden if config.output == "signal" else o3.Irreps("1o")
+        self.products, self.radials, self.gates = torch.nn.ModuleList(), torch.nn.ModuleList(), torch.nn.ModuleList()
+        features = self.irreps_in
+        for k in range(config.layers):
+            if k < config.layers - 1:
+                gate = nn.Gate("0e", [_softplus], f"{config.lmax}x0e", [torch.sigmoid], hidden[1:])
+                self.gates.append(gate)
+                out = gate.irreps_in
+            else:
+                out = self.irreps_out
+            product = o3.FullyConnectedTensorProduct(features, self.irreps_edge, out, shared_weights=False)
+            self.products.append(product)
+            self.radials.append(nn.FullyConnectedNet(
+                [config.number_of_basis] + [config.radial_neurons] * config.radial_layers + [product.weight_numel],
+                _softplus))
+            features = hidden
+
+    def forward(self, features: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        source, destination = (torch.as_tensor(a) for a in edges(positions.detach().numpy(), self.config.radius))
+        vectors = positions[source] - positions[destination]
+        harmonics = o3.spherical_harmonics(self.irreps_edge, vectors, normalize=True, normalization="component")
+        embedding = soft_one_hot_linspace(vectors.norm(dim=-1), 0.0, self.config.max_radius,
+                                          self.config.number_of_basis, basis="cosine", cutoff=False).pow(2)
+        neighbours = len(source) / len(positions)
+        x = features
+        for k, (product, radial) in enumerate(zip(self.products, self.radials)):
+            messages = product(x[source], harmonics, radial(embedding))
+            x = torch.zeros(len(positions), messages.shape[1], dtype=x.dtype).index_add(0, destination, messages)
+            x = x / math.sqrt(neighbours)
+            if k < len(self.gates):
+                x = self.gates[k](x)
+        return x
+
+
+def copy_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
+    """Copy radial-MLP weights between a :class:`ReferenceNetwork` and a :class:`Network`."""
+    a, b = list(source.parameters()), list(target.parameters())
+    if [p.shape for p in a] != [p.shape for p in b]:
+        raise ValueError("The two networks do not have the same parameters")
+    with torch.no_grad():
+        for p, q in zip(a, b):
+            q.copy_(p)
+

@@ -1,0 +1,216 @@
+r"""Training and prediction: point sets in, decoded displacements out (numpy at the boundary).
+
+The loss is the seed's mean squared error between the output and the target signals
+:math:`c_i = \mathrm{project}(\vec x^{\,\mathrm{target}}_i - \vec x^{\,\mathrm{start}}_i)`
+(or the displacement vectors themselves with ``output='vector'``), minimised with Adam.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from e3nn import o3
+
+from . import signals
+from .model import ModelConfig, Network
+
+__all__ = ["Features", "Prediction", "TrainResult", "TrainingCancelled", "TrainingDiverged",
+           "check_points", "train", "predict"]
+
+
+class TrainingCancelled(Exception):
+    """Raised inside :func:`train` when its ``cancel`` callback returns true."""
+
+
+class TrainingDiverged(ValueError):
+    """Raised when the loss becomes NaN, infinite or explodes."""
+
+
+def check_points(points, name: str = "points") -> np.ndarray:
+    """``(N, 3)`` finite float64 array with :math:`N \\ge 2`, or ``ValueError`` saying what is wrong."""
+    try:
+        array = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numbers of shape (N, 3): {error}") from None
+    if array.ndim != 2 or array.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (N, 3), got {array.shape}")
+    if len(array) < 2:
+        raise ValueError(f"{name} must have at least 2 points, got {len(array)}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite coordinates")
+    return array
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per-point input features: ``values`` of shape ``(N, dim)`` transforming as ``irreps``.
+
+    The seed's input is one scalar 1 per point (:meth:`scalar`). An order parameter is a
+    global feature given to every point (:meth:`with_global`).
+    """
+
+    irreps: str
+    values: np.ndarray
+
+    def __post_init__(self):
+        irreps = o3.Irreps(self.irreps)
+        values = np.asarray(self.values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != irreps.dim:
+            raise ValueError(f"Features {self.irreps} need shape (N, {irreps.dim}), got {values.shape}")
+        if not np.isfinite(values).all():
+            raise ValueError("Features contain NaN or infinite values")
+        object.__setattr__(self, "values", values)
+
+    @classmethod
+    def scalar(cls, n: int) -> "Features":
+        return cls("0e", np.ones((n, 1)))
+
+    @classmethod
+    def with_global(cls, n: int, l: int, coefficients) -> "Features":
+        """The scalar 1 plus a global degree-``l`` feature of parity :math:`(-1)^l` on every point."""
+        c = np.asarray(coefficients, dtype=np.float64).reshape(-1)
+        if len(c) != 2 * l + 1:
+            raise ValueError(f"A degree-{l} feature has {2 * l + 1} coefficients, got {len(c)}")
+        parity = "e" if l % 2 == 0 else "o"
+        return cls(f"0e+1x{l}{parity}", np.concatenate([np.ones((n, 1)), np.tile(c, (n, 1))], axis=1))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the network says about a point set.
+
+    Attributes
+    ----------
+    signals : ``(N, D)`` raw outputs (signals, or ``1o`` vectors with ``output='vector'``)
+    displacements : ``(N, 3)`` decoded displacements (highest peak)
+    predicted : ``(N, 3)`` start plus displacement
+    ambiguous : ``(N,)`` bool, tied peaks (never resolved)
+    peaks : list of ``(k_i, 3)`` arrays, every tied peak's displacement
+    """
+
+    signals: np.ndarray
+    displacements: np.ndarray
+    predicted: np.ndarray
+    ambiguous: np.ndarray
+    peaks: list
+
+
+@dataclass(frozen=True)
+class TrainResult(Prediction):
+    """A :class:`Prediction` on the training points, with the trained model and its history.
+
+    ``seconds`` is the wall time from the call to the trained model (construction,
+    precomputation and training); ``final_loss`` is the loss of the returned outputs.
+    """
+
+    model: Network | None = None
+    features: Features | None = None
+    loss_history: np.ndarray | None = None
+    final_loss: float = math.nan
+    seconds: float = math.nan
+
+
+def _targets(config: ModelConfig, displacements: np.ndarray) -> np.ndarray:
+    return signals.project(displacements, config.lmax) if config.output == "signal" else displacements
+
+
+def _decoded(config: ModelConfig, start: np.ndarray, output: np.ndarray) -> Prediction:
+    if config.output == "signal":
+        peaks = signals.decode(output)
+        displacements, ambiguous, tied = peaks.displacements, peaks.ambiguous, peaks.peaks
+    else:
+        displacements, ambiguous, tied = output, np.zeros(len(output), dtype=bool), [d[None] for d in output]
+    return Prediction(output, displacements, start + displacements, ambiguous, tied)
+
+
+def train(start, target, *, config: ModelConfig | None = None, features: Features | None = None,
+          iterations: int = 200, lr: float = 1e-3, seed: int = 0, tolerance: float | None = None,
+          progress: Callable[[int, float], None] | None = None,
+          cancel: Callable[[], bool] | None = None) -> TrainResult:
+    """Train the network to move ``start`` onto ``target`` (both ``(N, 3)``), the seed's way.
+
+    Parameters
+    ----------
+    config : network settings (the seed's by default)
+    features : per-point inputs (one scalar 1 per point by default)
+    iterations, lr : Adam steps and learning rate
+    seed : seeds the weight initialisation; the same seed gives the same result
+    tolerance : stop early once the loss is below it
+    progress : called as ``progress(iteration, loss)`` after every step
+    cancel : checked before every step; when it returns true, :class:`TrainingCancelled` is raised
+
+    Raises
+    ------
+    ValueError
+        for bad points or features; :class:`TrainingDiverged` when the loss is not finite or
+        grows a thousandfold.
+    """
+    began = time.perf_counter()
+    config = config or ModelConfig()
+    start, target = check_points(start, "start"), check_points(target, "target")
+    if start.shape != target.shape:
+        raise ValueError(f"start and target must have the same number of points, got {len(start)} and {len(target)}")
+    features = features or Features.scalar(len(start))
+    if len(features) != len(start):
+        raise ValueError(f"features are given for {len(features)} points, but there are {len(start)}")
+    if iterations < 1 or not lr > 0:
+        raise ValueError(f"iterations must be at least 1 and lr positive, got {iterations} and {lr}")
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Network(config, features.irreps)
+    geometry = config.geometry(start)
+    x = torch.as_tensor(features.values)
+    goal = torch.as_tensor(_targets(config, target - start))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    for iteration in range(iterations):
+        if cancel is not None and cancel():
+            raise TrainingCancelled(f"Training cancelled at iteration {iteration}")
+        loss = (model(x, geometry) - goal).pow(2).mean()
+        value = loss.item()
+        if not math.isfinite(value) or (history and value > 1e3 * max(history[0], 1e-12)):
+            raise TrainingDiverged(f"Training diverged at iteration {iteration} (loss {value:g}); lower the learning rate")
+        history.append(value)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if progress is not None:
+            progress(iteration, value)
+        if tolerance is not None and value < tolerance:
+            break
+    with torch.no_grad():
+        output = model(x, geometry)
+    seconds = time.perf_counter() - began
+    final_loss = float((output - goal).pow(2).mean())
+    decoded = _decoded(config, start, output.numpy())
+    return TrainResult(**vars(decoded), model=model, features=features, loss_history=np.array(history),
+                       final_loss=final_loss, seconds=seconds)
+
+
+def predict(model: Network, positions, features: Features | None = None, *,
+            dtype: torch.dtype = torch.float64) -> Prediction:
+    """Run a trained ``model`` on ``(N, 3)`` positions without training.
+
+    Large point sets want a model with a graph ``radius``; ``dtype=torch.float32`` halves
+    time and memory.
+    """
+    positions = check_points(positions, "positions")
+    features = features or Features.scalar(len(positions))
+    if len(features) != len(positions):
+        raise ValueError(f"features are given for {len(features)} points, but there are {len(positions)}")
+    if o3.Irreps(features.irreps) != model.irreps_in:
+        raise ValueError(f"The model takes {model.irreps_in} features, got {features.irreps}")
+    geometry = model.config.geometry(positions, dtype=dtype)
+    with torch.no_grad():
+        output = model.to(dtype)(torch.as_tensor(features.values, dtype=dtype), geometry).double()
+    model.double()
+    return _decoded(model.config, positions, output.numpy())
