@@ -15,7 +15,7 @@ from e3nn import nn, o3
 from e3nn.math import soft_one_hot_linspace
 
 from .geometry import edges
-from .model import ModelConfig, hidden_irreps
+from .model import ModelConfig, Network, hidden_irreps
 
 __all__ = ["ReferenceNetwork", "copy_weights"]
 
@@ -68,12 +68,12 @@ class ReferenceNetwork(torch.nn.Module):
         return x
 
 
-def copy_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
-    """Copy radial-MLP weights between a :class:`ReferenceNetwork` and a :class:`Network`."""
-    a, b = list(source.parameters()), list(target.parameters())
-    if [p.shape for p in a] != [p.shape for p in b]:
-        raise ValueError("The two networks do not have the same parameters")
+def copy_weights(reference: ReferenceNetwork, network: Network) -> None:
+    """Give a :class:`~engine.model.Network` the radial-MLP weights of a :class:`ReferenceNetwork`."""
     with torch.no_grad():
-        for p, q in zip(a, b):
-            q.copy_(p)
+        for k, mlp in enumerate(reference.radials):
+            layers = [layer.weight for layer in mlp]
+            for stacked, weight in zip(network.radial.hidden, layers[:-1]):
+                stacked[k].copy_(weight)
+            network.radial.last[k].copy_(layers[-1])
 

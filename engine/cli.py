@@ -1,0 +1,177 @@
+"""``python -m engine``: train on a preset task or on point files, analyse symmetry.
+
+Bad input exits with status 2 and one line on stderr; ``--json`` prints exactly one JSON
+object on stdout; progress goes to stderr (a bar on a terminal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+class InputError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block
+        raise InputError(message)
+
+
+def read_points(path: str) -> np.ndarray:
+    """``(N, 3)`` points from a ``.npy`` array or a ``.json`` list of ``[x, y, z]``."""
+    from .training import check_points
+
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        if path.endswith(".npy"):
+            points = np.load(path, allow_pickle=False)
+        elif path.endswith(".json"):
+            with open(path, encoding="utf-8") as file:
+                points = json.load(file)
+        else:
+            raise InputError(f"{path}: expected a .npy or .json file")
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot read points ({error})") from None
+    try:
+        return check_points(points, path)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def _progress(total: int):
+    """A callback drawing a bar on a terminal, or a line every 10% otherwise."""
+    tty = sys.stderr.isatty()
+
+    def show(iteration: int, loss: float) -> None:
+        done = iteration + 1
+        if tty:
+            bar = "#" * (30 * done // total)
+            end = "\n" if done == total else ""
+            print(f"\r[{bar:<30}] {done}/{total} loss {loss:.3e}", end=end, file=sys.stderr, flush=True)
+        elif done == total or done % max(1, total // 10) == 0:
+            print(f"iteration {done}/{total} loss {loss:.3e}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _train(args) -> dict:
+    from . import TASKS, Features, ModelConfig, signals, train
+
+    if args.task:
+        if args.start or args.target:
+            raise InputError("give either --task or --start and --target, not both")
+        if args.task not in TASKS:
+            raise InputError(f"unknown task {args.task!r}; choose from {', '.join(TASKS)}")
+        task = TASKS[args.task]
+        name, start, target, features = task.name, task.start, task.target, task.features
+    else:
+        if not (args.start and args.target):
+            raise InputError("give --task NAME, or both --start and --target")
+        start, target = read_points(args.start), read_points(args.target)
+        if len(start) != len(target):
+            raise InputError(f"start has {len(start)} points but target has {len(target)}")
+        name, features = "custom", Features.scalar(len(start))
+    if args.iterations < 1:
+        raise InputError(f"--iterations must be at least 1, got {args.iterations}")
+    if not args.lr > 0:
+        raise InputError(f"--lr must be positive, got {args.lr}")
+    config = ModelConfig(lmax=args.lmax, radius=args.radius, output=args.output)
+    if args.breaking != "none":
+        features = _breaking_features(args.breaking, start, target, features, config, args)
+    result = train(start, target, config=config, features=features, iterations=args.iterations, lr=args.lr,
+                   seed=args.seed, progress=_progress(args.iterations))
+    return {
+        "task": name,
+        "iterations": len(result.loss_history),
+        "final_loss": result.final_loss,
+        "loss_history": result.loss_history.tolist(),
+        "seconds": result.seconds,
+        "start": start.tolist(),
+        "target": target.tolist(),
+        "predicted": result.predicted.tolist(),
+        "displacements": result.displacements.tolist(),
+        "ambiguous": result.ambiguous.tolist(),
+        "peaks": [p.tolist() for p in result.peaks],
+        "max_position_error": float(np.linalg.norm(result.predicted - target, axis=1).max()),
+        "features": features.irreps,
+        "signal_dim": signals.signal_dim(config.lmax) if config.output == "signal" else 3,
+    }
+
+
+def _breaking_features(mode, start, target, features, config, args):
+    """Input features with an order parameter found by group theory or by learning."""
+    from . import symmetry
+    from .training import learn_order_parameter
+
+    if mode == "auto":
+        found = symmetry.order_parameter(start, target, lmax=config.lmax)
+        if found is None:
+            return features
+        print(f"order parameter: {found.description}", file=sys.stderr)
+        return type(features).with_global(len(start), found.l, found.coefficients)
+    learned = learn_order_parameter(start, target, config=config, seed=args.seed)
+    norms = ", ".join(f"L={l}: {norm:.2e}" for l, norm in learned.norms.items())
+    print(f"learned order parameter, norm per degree: {norms}", file=sys.stderr)
+    return learned.features
+
+
+def _analyze(args) -> dict:
+    from . import symmetry
+
+    start, target = read_points(args.start), read_points(args.target)
+    if len(start) != len(target):
+        raise InputError(f"start has {len(start)} points but target has {len(target)}")
+    return symmetry.analyze(start, target, lmax=args.lmax)
+
+
+def _summary(result: dict) -> str:
+    if "kept_group" in result:
+        return result["verdict"]
+    ambiguous = sum(result["ambiguous"])
+    return (f"{result['task']}: {result['iterations']} iterations in {result['seconds']:.2f} s, "
+            f"final loss {result['final_loss']:.3e}, max position error {result['max_position_error']:.4f}, "
+            f"{ambiguous} of {len(result['ambiguous'])} points ambiguous")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _Parser(prog="python -m engine", description="SymBreak engine: equivariant networks and symmetry breaking")
+    commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = commands.add_parser("train", help="train the network to move START onto TARGET")
+    train.add_argument("--task", help="a preset: rectangle-to-square, square-to-rectangle, square-to-rectangle-broken")
+    train.add_argument("--start", help="start points, .npy (N, 3) or .json [[x, y, z], ...]")
+    train.add_argument("--target", help="target points, same format and length as --start")
+    train.add_argument("--iterations", type=int, default=200)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--lmax", type=int, default=5)
+    train.add_argument("--radius", type=float, default=None, help="graph radius (default: all pairs)")
+    train.add_argument("--output", choices=["signal", "vector"], default="signal")
+    train.add_argument("--breaking", choices=["none", "auto", "learned"], default="none",
+                       help="add an order parameter: by group theory (auto) or by gradient descent (learned)")
+    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    analyze = commands.add_parser("analyze", help="point groups and the Curie check before training")
+    analyze.add_argument("--start", required=True)
+    analyze.add_argument("--target", required=True)
+    analyze.add_argument("--lmax", type=int, default=5)
+    analyze.add_argument("--json", action="store_true")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        result = _train(args) if args.command == "train" else _analyze(args)
+    except (InputError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result) if args.json else _summary(result))
+    return 0

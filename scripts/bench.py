@@ -1,0 +1,137 @@
+"""SymBreak benchmarks: measured times and ratios against a baseline measured in the same run.
+
+Each measurement runs in a fresh Python process, timed from after ``import torch, e3nn``,
+so model construction and every precomputation are counted on both sides.
+
+    python scripts/bench.py                 # everything
+    python scripts/bench.py training scale  # chosen sections
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def _measure(*args: str) -> dict:
+    """Run one measurement in a fresh interpreter and return its JSON line."""
+    out = subprocess.run([sys.executable, __file__, "--measure", *args], check=True, capture_output=True,
+                         text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_training(side: str, task_name: str, iterations: int) -> dict:
+    """Seconds from the call to a trained model, for the engine or the plain e3nn baseline."""
+    import torch
+
+    from engine import TASKS, ModelConfig, train
+    from engine.reference import ReferenceNetwork
+
+    task = TASKS[task_name]
+    began = time.perf_counter()
+    if side == "engine":
+        result = train(task.start, task.target, features=task.features, iterations=iterations)
+        return {"seconds": time.perf_counter() - began, "final_loss": result.final_loss}
+    from engine.signals import project
+
+    torch.manual_seed(0)
+    config = ModelConfig()
+    model = ReferenceNetwork(config, task.features.irreps).double()
+    positions = torch.as_tensor(task.start)
+    x = torch.as_tensor(task.features.values)
+    goal = torch.as_tensor(project(task.target - task.start, config.lmax))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(iterations):
+        loss = (model(x, positions) - goal).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {"seconds": time.perf_counter() - began, "final_loss": loss.item()}
+
+
+def measure_scale(n: int, dtype_name: str) -> dict:
+    """Inference on ``n`` random points (about 15 neighbours each within the radius)."""
+    import resource
+
+    import numpy as np
+    import torch
+
+    from engine import ModelConfig, Network, predict
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rng = np.random.default_rng(0)
+    positions = rng.uniform(0.0, n ** (1 / 3), size=(n, 3))  # one point per unit volume
+    began = time.perf_counter()
+    torch.manual_seed(0)
+    model = Network(ModelConfig(radius=1.5))
+    geometry = model.config.geometry(positions, dtype=getattr(torch, dtype_name))
+    built = time.perf_counter()
+    prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
+    seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    return {"seconds": seconds, "graph_seconds": built - began, "edges": geometry.num_edges,
+            "peak_mib": peak / 1024, "ambiguous": int(prediction.ambiguous.sum())}
+
+
+def training_section(iterations: int) -> list[str]:
+    from engine import TASKS
+
+    rows = ["| task | plain e3nn (s) | engine (s) | speed-up | engine final loss |", "|---|---|---|---|---|"]
+    for name in TASKS:
+        base = _measure("training", "baseline", name, str(iterations))
+        fast = _measure("training", "engine", name, str(iterations))
+        rows.append(f"| {name} | {base['seconds']:.2f} | {fast['seconds']:.3f} | "
+                    f"{base['seconds'] / fast['seconds']:.1f}× | {fast['final_loss']:.2e} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def scale_section() -> list[str]:
+    rows = ["| points | dtype | edges | time (s) | of which graph (s) | peak memory (MiB) | bytes per edge |",
+            "|---|---|---|---|---|---|---|"]
+    for n in (10_000, 100_000):
+        r = _measure("scale", str(n), "float32")
+        rows.append(f"| {n:,} | float32 | {r['edges']:,} | {r['seconds']:.2f} | {r['graph_seconds']:.2f} | "
+                    f"{r['peak_mib']:.0f} | {r['peak_mib'] * 2**20 / r['edges']:.0f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+SECTIONS = {"training": training_section, "scale": scale_section}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure":
+        kind, *args = sys.argv[2:]
+        import e3nn  # noqa: F401  (the one-time import is not counted)
+        import torch  # noqa: F401
+
+        if kind == "training":
+            print(json.dumps(measure_training(args[0], args[1], int(args[2]))))
+        else:
+            print(json.dumps(measure_scale(int(args[0]), args[1])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], default=list(SECTIONS))
+    parser.add_argument("--iterations", type=int, default=200)
+    args = parser.parse_args()
+    print(f"# SymBreak benchmark — {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")
+    for section in args.sections or SECTIONS:
+        print(f"\n## {section}\n", flush=True)
+        if section == "training":
+            training_section(args.iterations)
+        else:
+            SECTIONS[section]()
+
+
+if __name__ == "__main__":
+    main()
