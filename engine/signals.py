@@ -145,43 +145,61 @@ class Peaks:
     peaks: list
 
 
-def _local_maxima(values: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """``(S, V)`` mask of grid vertices not lower than any neighbour."""
+@functools.lru_cache(maxsize=8)
+def _neighbours(level: int) -> np.ndarray:
+    """``(V, 6)`` grid neighbours of each icosphere vertex (the 12 five-fold ones repeat one)."""
+    _, faces = sphere_grid(level)
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = np.concatenate([edges, edges[:, ::-1]])
-    is_max = np.ones(values.shape, dtype=bool)
-    np.logical_and.at(is_max.T, edges[:, 0], (values[:, edges[:, 0]] >= values[:, edges[:, 1]]).T)
-    return is_max
+    edges = np.unique(np.concatenate([edges, edges[:, ::-1]]), axis=0)  # sorted by vertex
+    counts = np.bincount(edges[:, 0])
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.minimum(np.arange(6)[None, :], counts[:, None] - 1)
+    return edges[first[:, None] + slot, 1]
+
+
+def _local_maxima(values: np.ndarray, level: int) -> np.ndarray:
+    """``(S, V)`` mask of grid vertices not lower than any neighbour."""
+    neighbours = _neighbours(level)
+    highest = values[:, neighbours[:, 0]]
+    for k in range(1, neighbours.shape[1]):
+        np.maximum(highest, values[:, neighbours[:, k]], out=highest)
+    return values >= highest
 
 
 def _refine(coefficients: torch.Tensor, u: torch.Tensor, max_steps: int = 20) -> torch.Tensor:
     r"""Newton ascent of :math:`f(\hat u)` on the sphere from ``(K, 3)`` starts, one signal each.
 
-    Gradient :math:`g` and Hessian :math:`H` are taken in the tangent plane at :math:`\hat u`,
-    then :math:`\hat u \leftarrow \mathrm{normalize}(\hat u + T\delta)` with
-    :math:`\delta = -H^{-1} g` where :math:`H` is negative definite, else a gradient step;
-    steps are capped at 0.3 rad. Stops when every step is below :math:`10^{-13}`.
+    In the tangent plane at :math:`\hat u` the gradient :math:`g` is exact (autograd) and the
+    Hessian :math:`H` a difference of gradients; then :math:`\hat u \leftarrow
+    \mathrm{normalize}(\hat u + T\delta)` with :math:`\delta = -H^{-1} g` where :math:`H` is
+    negative definite, else a gradient step, capped at 0.3 rad. The fixed point is where the
+    exact gradient vanishes. A start stops once its step is below :math:`10^{-13}`.
     """
     ls = list(range(lmax_of(coefficients.shape[-1]) + 1))
     scale = coefficients.norm(dim=-1, keepdim=True).clamp_min(1e-300)
     x_axis = torch.tensor([1.0, 0.0, 0.0], dtype=u.dtype)
     y_axis = torch.tensor([0.0, 1.0, 0.0], dtype=u.dtype)
+    probes = torch.tensor([[0.0, 0.0], [1e-6, 0.0], [0.0, 1e-6]], dtype=u.dtype)  # (3, 2)
+    active = torch.arange(len(u))
     for _ in range(max_steps):
-        helper = torch.where(u[:, :1].abs() < 0.9, x_axis, y_axis)
-        e1 = torch.nn.functional.normalize(torch.linalg.cross(u, helper), dim=-1)
-        tangent = torch.stack([e1, torch.linalg.cross(u, e1)], dim=-1)  # (K, 3, 2)
-        delta = torch.zeros(len(u), 2, dtype=u.dtype, requires_grad=True)
-        x = u + (tangent @ delta[..., None])[..., 0]
-        f = (o3.spherical_harmonics(ls, x, normalize=True) * coefficients).sum()
-        (g,) = torch.autograd.grad(f, delta, create_graph=True)
-        h = torch.stack([torch.autograd.grad(g[:, i].sum(), delta, retain_graph=True)[0] for i in range(2)], 1)
-        g, h = g.detach(), h.detach()
+        v, c = u[active], coefficients[active]
+        helper = torch.where(v[:, :1].abs() < 0.9, x_axis, y_axis)
+        e1 = torch.nn.functional.normalize(torch.linalg.cross(v, helper), dim=-1)
+        tangent = torch.stack([e1, torch.linalg.cross(v, e1)], dim=-1)  # (K, 3, 2)
+        delta = probes.expand(len(v), 3, 2).clone().requires_grad_(True)
+        x = v[:, None] + delta @ tangent.transpose(1, 2)  # (K, 3 probes, 3)
+        f = (o3.spherical_harmonics(ls, x, normalize=True) * c[:, None]).sum()
+        (grads,) = torch.autograd.grad(f, delta)  # (K, 3, 2)
+        g = grads[:, 0]
+        h = (grads[:, 1:] - g[:, None]) / 1e-6
+        h = (h + h.transpose(1, 2)) / 2
         concave = torch.linalg.eigvalsh(h).amax(-1, keepdim=True) < 0
         newton = -torch.linalg.solve(torch.where(concave[..., None], h, -torch.eye(2, dtype=u.dtype)), g)
-        step = torch.where(concave, newton, g / (10.0 * scale))
+        step = torch.where(concave, newton, g / (10.0 * scale[active]))
         step = step * (0.3 / step.norm(dim=-1, keepdim=True).clamp_min(0.3))
-        u = torch.nn.functional.normalize(u + (tangent @ step[..., None])[..., 0], dim=-1)
-        if step.abs().max() < 1e-13:
+        u = u.index_copy(0, active, torch.nn.functional.normalize(v + (tangent @ step[..., None])[..., 0], dim=-1))
+        active = active[step.abs().amax(-1) >= 1e-13]
+        if not len(active):
             break
     return u
 
@@ -197,11 +215,11 @@ def decode(signals: np.ndarray, *, tolerance: float = 1e-3, level: int = 3) -> P
     """
     signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
     n = len(signals)
-    grid, faces = sphere_grid(level)
+    grid, _ = sphere_grid(level)
     values = evaluate(signals, grid)
     scale = np.abs(values).max(axis=1)
     high = values >= values.max(axis=1, keepdims=True) - 0.2 * scale[:, None]  # far lower lobes can't win
-    candidates = _local_maxima(values, faces) & high & (values > 0) & (scale[:, None] > 1e-12)
+    candidates = _local_maxima(values, level) & high & (values > 0) & (scale[:, None] > 1e-12)
     owner, vertex = np.nonzero(candidates)
 
     peaks = [np.zeros((1, 3)) for _ in range(n)]
