@@ -150,7 +150,7 @@ def _decoded(config: ModelConfig, start: np.ndarray, output: np.ndarray) -> Pred
 
 
 def _optimise(model, forward, goal, iterations, lr, tolerance, progress, cancel) -> list[float]:
-    """Adam on :math:`\mathrm{mean}(\mathrm{forward}() - \mathrm{goal})^2`; returns the loss of each step."""
+    r"""Adam on :math:`\mathrm{mean}(\mathrm{forward}() - \mathrm{goal})^2`; returns the loss of each step."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
     history: list[float] = []
     for iteration in range(iterations):

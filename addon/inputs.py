@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Turn the scene into an engine problem: source, target, features and network settings.
+
+Every check on user input happens here, before anything in the scene changes. Errors are
+``ValueError`` with a message fit for ``Operator.report``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import bpy
+import numpy as np
+
+from . import mesh
+
+AXIS_VECTORS = {'X': (1.0, 0.0, 0.0), 'Y': (0.0, 1.0, 0.0), 'Z': (0.0, 0.0, 1.0)}
+
+
+@dataclass
+class Source:
+    """The vertices an operator works on, in world space."""
+
+    obj: bpy.types.Object
+    indices: np.ndarray   # (N,) int, into obj.data.vertices
+    start: np.ndarray     # (N, 3) world
+
+
+@dataclass
+class Problem:
+    source: Source
+    target: np.ndarray    # (N, 3) world
+    features: Any         # engine.Features
+    config: Any           # engine.ModelConfig
+
+
+def active_mesh(context: bpy.types.Context) -> bpy.types.Object:
+    obj = context.active_object
+    if obj is None:
+        raise ValueError("No active object: select a mesh first")
+    if obj.type != 'MESH':
+        raise ValueError(f"Active object {obj.name!r} is a {obj.type.lower()}, not a mesh")
+    return obj
+
+
+def _finite(name: str, array: np.ndarray) -> None:
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{name} has {int(bad.sum())} vertices with NaN or infinite coordinates")
+
+
+def source(context: bpy.types.Context) -> Source:
+    """The selected vertices of the active mesh (edit mode), or all of them (object mode)."""
+    obj = active_mesh(context)
+    mesh.sync_edit_mode(obj)
+    count = len(obj.data.vertices)
+    if obj.mode == 'EDIT':
+        indices = np.flatnonzero(mesh.selection(obj.data))
+        if len(indices) == 0:
+            raise ValueError(f"Nothing selected: select vertices of {obj.name!r} in Edit Mode")
+    else:
+        if not obj.select_get():
+            raise ValueError(f"Nothing selected: select {obj.name!r}")
+        indices = np.arange(count)
+    if len(indices) < 2:
+        raise ValueError(f"{obj.name!r}: need at least 2 vertices, got {len(indices)}")
+    start = mesh.world_positions(obj)[indices]
+    _finite(f"{obj.name!r}", start)
+    return Source(obj, indices, start)
+
+
+def target(src: Source) -> np.ndarray:
+    """World target positions for the source vertices, from the object's target settings."""
+    obj, state = src.obj, src.obj.symbreak
+    if state.target_mode == 'SHAPE_KEY':
+        name = state.target_shape_key
+        if name not in mesh.shape_key_names(obj):
+            raise ValueError(f"{obj.name!r} has no shape key {name!r} to use as target")
+        world = mesh.to_world(obj, mesh.shape_key_positions(obj, name))[src.indices]
+    elif state.target_mode == 'OBJECT':
+        other = state.target_object
+        if other is None or other.type != 'MESH':
+            raise ValueError(f"{obj.name!r}: choose a target mesh")
+        other_count, count = len(other.data.vertices), len(obj.data.vertices)
+        if other_count != count:
+            raise ValueError(f"Target {other.name!r} has {other_count} vertices, "
+                             f"but {obj.name!r} has {count}")
+        world = mesh.world_positions(other)[src.indices]
+    else:
+        from ..engine import TASKS
+        task = TASKS[state.task]
+        if len(task.start) != len(src.indices):
+            raise ValueError(f"Task {state.task!r} has {len(task.start)} points, "
+                             f"but {len(src.indices)} vertices are selected")
+        world = src.start + (np.asarray(task.target) - np.asarray(task.start))
+    _finite("Target", world)
+    return world
+
+
+def features(src: Source) -> Any:
+    """Input features from the object's symmetry-breaking setting."""
+    from ..engine import Features, signals
+
+    obj, state, n = src.obj, src.obj.symbreak, len(src.indices)
+    if state.breaking == 'NONE':
+        return Features.scalar(n)
+    if state.breaking == 'L2':
+        if state.axis_a == state.axis_b:
+            raise ValueError(f"Axis A and Axis B are both {state.axis_a}: an L=2 order parameter "
+                             "needs two different axes")
+        c = signals.breaking_feature(axis_a=AXIS_VECTORS[state.axis_a], axis_b=AXIS_VECTORS[state.axis_b])
+        return Features.with_global(n, l=2, coefficients=c)
+    weights = mesh.vertex_weights(obj, state.vertex_group)[src.indices]
+    return Features(irreps="0e+0e", values=np.stack([np.ones(n), weights], axis=1))
+
+
+def config(context: bpy.types.Context) -> Any:
+    from ..engine import ModelConfig
+
+    t = context.scene.symbreak.training
+    return ModelConfig(lmax=t.lmax, layers=t.layers, max_radius=t.max_radius,
+                       radius=t.radius if t.use_radius_graph else None, output=t.output)
+
+
+def config_dict(context: bpy.types.Context) -> dict[str, Any]:
+    t = context.scene.symbreak.training
+    return {"lmax": t.lmax, "layers": t.layers, "max_radius": t.max_radius,
+            "radius": t.radius if t.use_radius_graph else None, "output": t.output,
+            "iterations": t.iterations, "lr": t.learning_rate, "seed": t.seed}
+
+
+def problem(context: bpy.types.Context) -> Problem:
+    src = source(context)
+    return Problem(src, target(src), features(src), config(context))
+
+
+def stored_prediction_owner(context: bpy.types.Context) -> Optional[bpy.types.Object]:
+    """The active object, or the source object of an active signals/ghosts object."""
+    obj = context.active_object
+    if obj is not None and obj.parent is not None and obj.symbreak.role != 'SOURCE':
+        return obj.parent
+    return obj

@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Blender data ↔ numpy. Each conversion lives here and nowhere else.
+
+Meshes are read and written with ``foreach_get``/``foreach_set`` only (never a Python loop per
+vertex). Positions are ``(N, 3)`` float64 arrays; world/local conversions use the object's
+``matrix_world``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import bpy
+import numpy as np
+
+BASIS = "Basis"
+
+
+# --- vertices ---------------------------------------------------------------------------------
+
+def sync_edit_mode(obj: bpy.types.Object) -> None:
+    """Flush an edit-mode mesh into ``obj.data`` so that reads see the current state."""
+    if obj.mode == 'EDIT':
+        obj.update_from_editmode()
+
+
+def positions(mesh: bpy.types.Mesh) -> np.ndarray:
+    """Local vertex positions ``(N, 3)``."""
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    mesh.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3).astype(np.float64)
+
+
+def set_positions(mesh: bpy.types.Mesh, local: np.ndarray) -> None:
+    """Write local vertex positions ``(N, 3)``."""
+    mesh.vertices.foreach_set("co", np.ascontiguousarray(local, dtype=np.float32).ravel())
+    mesh.update()
+
+
+def selection(mesh: bpy.types.Mesh) -> np.ndarray:
+    """Vertex selection flags ``(N,)`` bool."""
+    flags = np.zeros(len(mesh.vertices), dtype=bool)
+    mesh.vertices.foreach_get("select", flags)
+    return flags
+
+
+def vertex_weights(obj: bpy.types.Object, group_name: str) -> np.ndarray:
+    """Weights ``(N,)`` of a vertex group (0 where a vertex is not in it).
+
+    Blender stores group membership per vertex, so this is the one read that has to walk the
+    vertices; it is done once per call and only for the group's own members.
+    """
+    group = obj.vertex_groups.get(group_name)
+    if group is None:
+        raise ValueError(f"Vertex group {group_name!r} not found on {obj.name!r}")
+    mesh = obj.data
+    weights = np.zeros(len(mesh.vertices))
+    index = group.index
+    for v in mesh.vertices:
+        for g in v.groups:
+            if g.group == index:
+                weights[v.index] = g.weight
+    return weights
+
+
+# --- transforms ---------------------------------------------------------------------------------
+
+def matrix(obj: bpy.types.Object) -> np.ndarray:
+    """``matrix_world`` as a ``(4, 4)`` float64 array."""
+    return np.array(obj.matrix_world, dtype=np.float64)
+
+
+def to_world(obj: bpy.types.Object, local: np.ndarray) -> np.ndarray:
+    m = matrix(obj)
+    return local @ m[:3, :3].T + m[:3, 3]
+
+
+def to_local(obj: bpy.types.Object, world: np.ndarray) -> np.ndarray:
+    m = np.linalg.inv(matrix(obj))
+    return world @ m[:3, :3].T + m[:3, 3]
+
+
+def world_positions(obj: bpy.types.Object) -> np.ndarray:
+    """World positions ``(N, 3)`` of a mesh object's vertices (edit mode flushed first)."""
+    sync_edit_mode(obj)
+    return to_world(obj, positions(obj.data))
+
+
+def evaluated_positions(obj: bpy.types.Object, depsgraph: Any, *, world: bool = False) -> np.ndarray:
+    """Positions after shape keys and modifiers at the depsgraph's frame."""
+    evaluated = obj.evaluated_get(depsgraph)
+    mesh = evaluated.to_mesh()
+    try:
+        local = positions(mesh)
+    finally:
+        evaluated.to_mesh_clear()
+    return to_world(obj, local) if world else local
+
+
+# --- shape keys ---------------------------------------------------------------------------------
+
+def shape_key_names(obj: bpy.types.Object) -> list[str]:
+    keys = obj.data.shape_keys if obj.type == 'MESH' else None
+    return [k.name for k in keys.key_blocks] if keys else []
+
+
+def shape_key_positions(obj: bpy.types.Object, name: str) -> np.ndarray:
+    """Local positions ``(N, 3)`` stored in a shape key."""
+    keys = obj.data.shape_keys
+    block = keys.key_blocks.get(name) if keys else None
+    if block is None:
+        raise ValueError(f"Shape key {name!r} not found on {obj.name!r}")
+    co = np.empty(len(block.data) * 3, dtype=np.float32)
+    block.data.foreach_get("co", co)
+    return co.reshape(-1, 3).astype(np.float64)
+
+
+def set_shape_key(obj: bpy.types.Object, name: str, local: np.ndarray) -> bpy.types.ShapeKey:
+    """Create or overwrite shape key ``name`` (relative to the basis) with local positions."""
+    if obj.data.shape_keys is None:
+        obj.shape_key_add(name=BASIS, from_mix=False)
+    block = obj.data.shape_keys.key_blocks.get(name)
+    if block is None:
+        block = obj.shape_key_add(name=name, from_mix=False)
+        block.value = 0.0  # new keys start at 1.0
+    block.data.foreach_set("co", np.ascontiguousarray(local, dtype=np.float32).ravel())
+    obj.data.update()
+    return block
+
+
+# --- building meshes ----------------------------------------------------------------------------
+
+def _fill(mesh: bpy.types.Mesh, attribute: str, field: str, values: np.ndarray,
+          collection: Any, rna_field: str) -> None:
+    """Write a built-in attribute directly (a plain buffer copy), else through the RNA
+    collection (older Blender versions without the named attribute)."""
+    target = mesh.attributes.get(attribute)
+    if target is not None:
+        target.data.foreach_set(field, values.ravel())
+    else:
+        collection.foreach_set(rna_field, values.ravel())
+
+
+def new_mesh(name: str, vertices: np.ndarray, *, faces: Optional[np.ndarray] = None,
+             edges: Optional[np.ndarray] = None) -> bpy.types.Mesh:
+    """A mesh from ``(V, 3)`` vertices, ``(F, 3)`` triangles and/or ``(E, 2)`` edges, vectorised."""
+    mesh = bpy.data.meshes.new(name)
+    vertices = np.ascontiguousarray(vertices, dtype=np.float32).reshape(-1, 3)
+    mesh.vertices.add(len(vertices))
+    _fill(mesh, "position", "vector", vertices, mesh.vertices, "co")
+    has_faces = faces is not None and len(faces) > 0
+    if edges is not None and len(edges) and not has_faces:
+        edges = np.ascontiguousarray(edges, dtype=np.int32).reshape(-1, 2)
+        mesh.edges.add(len(edges))
+        _fill(mesh, ".edge_verts", "value", edges, mesh.edges, "vertices")
+    if has_faces:
+        faces = np.ascontiguousarray(faces, dtype=np.int32)
+        faces = faces.reshape(len(faces), -1)
+        corners = faces.shape[1]
+        mesh.loops.add(faces.size)
+        _fill(mesh, ".corner_vert", "value", faces, mesh.loops, "vertex_index")
+        mesh.polygons.add(len(faces))
+        mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, corners, dtype=np.int32))
+    mesh.update(calc_edges=has_faces)
+    return mesh
+
+
+def set_point_colors(mesh: bpy.types.Mesh, name: str, rgba: np.ndarray) -> None:
+    """A per-vertex float colour attribute ``(V, 4)``, made the active colour."""
+    attribute = mesh.color_attributes.get(name) or mesh.color_attributes.new(name, 'FLOAT_COLOR', 'POINT')
+    attribute.data.foreach_set("color", np.ascontiguousarray(rgba, dtype=np.float32).ravel())
+    mesh.color_attributes.active_color = attribute
+    mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
+
+
+def set_point_floats(mesh: bpy.types.Mesh, name: str, values: np.ndarray) -> None:
+    """A per-vertex float attribute ``(V,)``."""
+    attribute = mesh.attributes.get(name) or mesh.attributes.new(name, 'FLOAT', 'POINT')
+    attribute.data.foreach_set("value", np.ascontiguousarray(values, dtype=np.float32).ravel())
+
+
+def smooth_faces(mesh: bpy.types.Mesh) -> None:
+    if hasattr(mesh, "shade_smooth"):  # Blender ≥ 4.1
+        mesh.shade_smooth()
+    else:
+        mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))

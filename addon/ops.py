@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Operators. Each wraps the engine or a builder: check input first (``poll`` and ``inputs``),
+report bad input with ``self.report`` and return ``{'CANCELLED'}`` before anything changes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, StringProperty
+
+from . import inputs, mesh, scene, state, video, worker
+
+
+def _owner(context: bpy.types.Context) -> Optional[bpy.types.Object]:
+    return inputs.stored_prediction_owner(context)
+
+
+def _fail(op: bpy.types.Operator, message: str) -> set[str]:
+    op.report({'ERROR'}, message)
+    return {'CANCELLED'}
+
+
+class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
+    """Add the tutorial's three tasks side by side, each with a Target shape key and a label"""
+
+    bl_idname = "symbreak.add_seed_demo"
+    bl_label = "Add Seed Demo"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None and context.mode == 'OBJECT'
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            made = scene.add_seed_demo(context.scene, point_radius=context.scene.symbreak.display.point_radius)
+        except ImportError as error:
+            return _fail(self, f"The SymBreak engine could not be loaded: {error}")
+        for obj in context.view_layer.objects:
+            obj.select_set(False)
+        made[0].select_set(True)
+        context.view_layer.objects.active = made[0]
+        self.report({'INFO'}, f"Added the seed demo: {', '.join(o.name for o in made)}")
+        return {'FINISHED'}
+
+
+def _store_training(context: bpy.types.Context, problem: inputs.Problem, result: Any) -> None:
+    from ..engine import checkpoint
+
+    obj, src = problem.source.obj, problem.source
+    blob = checkpoint.to_bytes(result.model, features=problem.features)
+    state.store_model(obj, blob, result.loss_history, inputs.config_dict(context))
+    state.store_target(obj, problem.target)
+    state.store_prediction(obj, state.StoredPrediction(
+        indices=src.indices, start=src.start, displacements=np.asarray(result.displacements),
+        signals=np.asarray(result.signals), ambiguous=np.asarray(result.ambiguous, dtype=bool),
+        peaks=[np.asarray(k) for k in result.peaks]))
+    obj.symbreak.final_loss = float(result.loss_history[-1]) if len(result.loss_history) else 0.0
+    obj.symbreak.train_seconds = float(result.seconds)
+
+
+def _summary(obj: bpy.types.Object, result: Any) -> str:
+    ambiguous = int(np.count_nonzero(result.ambiguous))
+    tied = f", {ambiguous} with tied peaks" if ambiguous else ""
+    return (f"Trained {obj.name!r}: {len(result.loss_history)} steps in {result.seconds:.2f} s, "
+            f"final loss {obj.symbreak.final_loss:.3g}{tied}")
+
+
+class SYMBREAK_OT_train(bpy.types.Operator):
+    """Train the network to move the source vertices to the target (Esc cancels)"""
+
+    bl_idname = "symbreak.train"
+    bl_label = "Train"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    _timer: Any = None
+    _job: Optional[worker.Job] = None
+    _problem: Optional[inputs.Problem] = None
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if worker.current is not None and not worker.current.done:
+            cls.poll_message_set("A training is already running")
+            return False
+        return context.scene is not None
+
+    def _kwargs(self, context: bpy.types.Context, problem: inputs.Problem) -> dict[str, Any]:
+        t = context.scene.symbreak.training
+        return dict(start=problem.source.start, target=problem.target, config=problem.config,
+                    features=problem.features, iterations=t.iterations, lr=t.learning_rate, seed=t.seed)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Synchronous: background mode and scripts."""
+        from ..engine import TrainingCancelled, train
+
+        try:
+            problem = inputs.problem(context)
+            result = train(**self._kwargs(context, problem))
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        except TrainingCancelled:
+            return _fail(self, "Training cancelled")
+        _store_training(context, problem, result)
+        self.report({'INFO'}, _summary(problem.source.obj, result))
+        return {'FINISHED'}
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        try:
+            from ..engine import train
+            problem = inputs.problem(context)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        kwargs = self._kwargs(context, problem)
+        self._problem = problem
+        self._job = worker.current = worker.Job(train, kwargs["iterations"], **kwargs).start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, kwargs["iterations"])
+        wm.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def _status(self, context: bpy.types.Context, text: Optional[str]) -> None:
+        if context.workspace is not None:
+            context.workspace.status_text_set(text)
+        for area in context.screen.areas if context.screen else []:
+            if area.type == 'VIEW_3D':
+                area.tag_redraw()
+
+    def _finish(self, context: bpy.types.Context) -> None:
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        self._status(context, None)
+
+    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
+        job, problem = self._job, self._problem
+        assert job is not None and problem is not None
+        if event.type == 'ESC' and event.value == 'PRESS':
+            job.cancel()
+            job.wait(0.5)
+        if not job.done:
+            if event.type == 'TIMER':
+                context.window_manager.progress_update(job.iteration)
+                self._status(context, f"SymBreak: training {problem.source.obj.name} — step "
+                                      f"{job.iteration}/{job.total}, loss {job.loss:.4g} (Esc to cancel)")
+            return {'PASS_THROUGH'}
+        self._finish(context)
+        from ..engine import TrainingCancelled
+
+        if isinstance(job.error, TrainingCancelled) or (job.cancelled and job.error is not None):
+            self.report({'WARNING'}, "Training cancelled; nothing was changed")
+            return {'CANCELLED'}
+        if job.error is not None:
+            return _fail(self, f"Training failed: {job.error}")
+        obj = problem.source.obj
+        try:
+            obj.name  # the object may have been deleted while training
+        except ReferenceError:
+            return _fail(self, "The trained object was deleted while training")
+        _store_training(context, problem, job.result)
+        self.report({'INFO'}, _summary(obj, job.result))
+        return {'FINISHED'}
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        self._finish(context)
+
+
+class SYMBREAK_OT_predict(bpy.types.Operator):
+    """Run the stored model on the current vertices, without retraining"""
+
+    bl_idname = "symbreak.predict"
+    bl_label = "Predict"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            from ..engine import checkpoint, predict
+
+            src = inputs.source(context)
+            if not state.has_model(src.obj):
+                return _fail(self, f"{src.obj.name!r} has no trained model")
+            features = inputs.features(src)
+            model, stored = checkpoint.from_bytes(state.model_bytes(src.obj))
+            if str(stored.irreps) != str(features.irreps):
+                return _fail(self, f"Input features changed since training ({stored.irreps} → "
+                                   f"{features.irreps}): train again")
+            result = predict(model, src.start, features=features)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        state.store_prediction(src.obj, state.StoredPrediction(
+            indices=src.indices, start=src.start, displacements=np.asarray(result.displacements),
+            signals=np.asarray(result.signals), ambiguous=np.asarray(result.ambiguous, dtype=bool),
+            peaks=[np.asarray(k) for k in result.peaks]))
+        tied = int(np.count_nonzero(result.ambiguous))
+        self.report({'INFO'}, f"Predicted {len(src.indices)} vertices of {src.obj.name!r}"
+                              + (f", {tied} with tied peaks" if tied else ""))
+        return {'FINISHED'}
+
+
+def _prediction_or_error(context: bpy.types.Context) -> Any:
+    """``(object, StoredPrediction)``, or a message saying why there is none."""
+    obj = _owner(context)
+    if obj is None:
+        return "No active object: select a trained mesh"
+    if obj.type != 'MESH':
+        return f"Active object {obj.name!r} is a {obj.type.lower()}, not a mesh"
+    if not state.has_prediction(obj):
+        return f"{obj.name!r} has no prediction: Train or Predict first"
+    p = state.prediction(obj)
+    mesh.sync_edit_mode(obj)
+    if len(p.indices) and p.indices.max() >= len(obj.data.vertices):
+        return f"{obj.name!r} changed since the prediction: Predict again"
+    return obj, p
+
+
+class SYMBREAK_OT_show_signals(bpy.types.Operator):
+    """One spherical-harmonic surface per vertex: radius |f|, red positive, blue negative"""
+
+    bl_idname = "symbreak.show_signals"
+    bl_label = "Show Signals"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        found = _prediction_or_error(context)
+        if isinstance(found, str):
+            return _fail(self, found)
+        obj, p = found
+        d = context.scene.symbreak.display
+        try:
+            signals_obj = scene.build_signals(obj, p, scale=d.signal_scale, level=d.signal_level)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        self.report({'INFO'}, f"{len(p.indices)} signal surfaces, {len(signals_obj.data.vertices)} vertices, "
+                              f"in {signals_obj.name!r}")
+        return {'FINISHED'}
+
+
+class SYMBREAK_OT_animate(bpy.types.Operator):
+    """Bake the motion from start to predicted positions into shape keys and keyframes"""
+
+    bl_idname = "symbreak.animate"
+    bl_label = "Animate"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.mode != 'OBJECT':
+            cls.poll_message_set("Switch to Object Mode")
+            return False
+        return context.scene is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        found = _prediction_or_error(context)
+        if isinstance(found, str):
+            return _fail(self, found)
+        obj, p = found
+        d = context.scene.symbreak.display
+        if d.frame_end <= d.frame_start:
+            return _fail(self, f"End frame ({d.frame_end}) must come after start frame ({d.frame_start})")
+        target = state.target(obj) if d.show_target else None
+        if target is not None and len(target) != len(p.indices):
+            target = None
+        done = scene.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,
+                             target_world=target, show_ambiguous=d.show_ambiguous,
+                             signals_motion=d.signals_motion, point_radius=d.point_radius)
+        sc = context.scene
+        sc.frame_start = min(sc.frame_start, d.frame_start)
+        sc.frame_end = max(sc.frame_end, d.frame_end)
+        ghosts = f", {done['ghosts']} ghosts for tied peaks" if done["ghosts"] else ""
+        self.report({'INFO'}, f"Animated {obj.name!r}: {done['moving']} vertices move over frames "
+                              f"{d.frame_start}–{d.frame_end}{ghosts}")
+        return {'FINISHED'}
+
+
+class SYMBREAK_OT_render_video(bpy.types.Operator):
+    """Frame the camera, set lights and background, and render the scene to an MP4 (H.264)"""
+
+    bl_idname = "symbreak.render_video"
+    bl_label = "Render Video"
+    bl_options = {'REGISTER'}
+
+    filepath: StringProperty(name="File Path", description="Overrides the Output setting when set",
+                             default="", subtype='FILE_PATH')  # type: ignore[valid-type]
+    contact_sheet: BoolProperty(name="Contact Sheet", description="Also write a PNG of key frames",
+                                default=False)  # type: ignore[valid-type]
+    frame_camera: BoolProperty(name="Frame Camera", description="Fit the camera to the content",
+                               default=True)  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.scene is None or context.mode != 'OBJECT':
+            cls.poll_message_set("Switch to Object Mode")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        sc = context.scene
+        settings = sc.symbreak.render
+        raw = self.filepath or settings.filepath
+        if raw.startswith("//") and not bpy.data.filepath:
+            return _fail(self, f"Output {raw!r} is relative to the .blend: save the file first "
+                               "or choose an absolute path")
+        path = bpy.path.abspath(raw)
+        if not path or path.endswith(("/", os.sep)):
+            return _fail(self, "Choose an output file (.mp4)")
+        if not path.lower().endswith(".mp4"):
+            path += ".mp4"
+        folder = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as error:
+                return _fail(self, f"Cannot create {folder!r}: {error}")
+        if not video.content(sc):
+            return _fail(self, "Nothing to render: add the seed demo or a mesh first")
+        if sc.frame_end < sc.frame_start:
+            return _fail(self, "The scene's frame range is empty")
+        video.configure(sc, settings, path)
+        video.lights_and_world(sc)
+        if self.frame_camera or sc.camera is None:
+            video.camera(sc)
+        if self.contact_sheet:
+            frames = np.linspace(sc.frame_start, sc.frame_end, 6).round().astype(int).tolist()
+            video.contact_sheet(sc, frames, os.path.splitext(path)[0] + "_contact.png")
+        if bpy.app.background or context.window is None:
+            bpy.ops.render.render(animation=True)
+            self.report({'INFO'}, f"Rendered {sc.frame_end - sc.frame_start + 1} frames to {path}")
+        else:
+            bpy.ops.render.render('INVOKE_DEFAULT', animation=True)
+            self.report({'INFO'}, f"Rendering {sc.frame_end - sc.frame_start + 1} frames to {path}")
+        return {'FINISHED'}
+
+
+CLASSES = [
+    SYMBREAK_OT_add_seed_demo,
+    SYMBREAK_OT_train,
+    SYMBREAK_OT_predict,
+    SYMBREAK_OT_show_signals,
+    SYMBREAK_OT_animate,
+    SYMBREAK_OT_render_video,
+]

@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The sidebar tab "SymBreak" (draw code only)."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import inputs, state, worker
+
+
+class SymBreakPanel:
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "SymBreak"
+
+
+class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
+    bl_label = "SymBreak"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.operator("symbreak.add_seed_demo", icon='ADD')
+        obj = context.active_object
+        if obj is None or obj.type != 'MESH':
+            layout.label(text="Select a mesh to train", icon='INFO')
+            return
+        s = obj.symbreak
+        box = layout.box()
+        where = "selected vertices" if obj.mode == 'EDIT' else "all vertices"
+        box.label(text=f"Source: {obj.name} ({where})", icon='MESH_DATA')
+        box.prop(s, "target_mode")
+        if s.target_mode == 'SHAPE_KEY':
+            if obj.data.shape_keys:
+                box.prop_search(s, "target_shape_key", obj.data.shape_keys, "key_blocks", text="Shape Key")
+            else:
+                box.label(text="The mesh has no shape keys", icon='ERROR')
+        elif s.target_mode == 'OBJECT':
+            box.prop(s, "target_object")
+        else:
+            box.prop(s, "task")
+        box.prop(s, "breaking")
+        if s.breaking == 'L2':
+            row = box.row(align=True)
+            row.prop(s, "axis_a", text="")
+            row.label(text="−")
+            row.prop(s, "axis_b", text="")
+        elif s.breaking == 'VERTEX_GROUP':
+            box.prop_search(s, "vertex_group", obj, "vertex_groups")
+
+
+class SYMBREAK_PT_network(SymBreakPanel, bpy.types.Panel):
+    bl_label = "Network"
+    bl_parent_id = "SYMBREAK_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        t = context.scene.symbreak.training
+        col = self.layout.column(align=True)
+        col.prop(t, "lmax")
+        col.prop(t, "layers")
+        col.prop(t, "max_radius")
+        col.prop(t, "output")
+        row = col.row(align=True)
+        row.prop(t, "use_radius_graph")
+        sub = row.row(align=True)
+        sub.active = t.use_radius_graph
+        sub.prop(t, "radius", text="")
+        col = self.layout.column(align=True)
+        col.prop(t, "iterations")
+        col.prop(t, "learning_rate")
+        col.prop(t, "seed")
+
+
+class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
+    bl_label = "Training"
+    bl_parent_id = "SYMBREAK_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        job = worker.current
+        if job is not None and not job.done:
+            factor = job.iteration / max(1, job.total)
+            layout.progress(factor=factor, type='BAR',
+                            text=f"Step {job.iteration}/{job.total}  loss {job.loss:.4g}  (Esc cancels)")
+        layout.operator("symbreak.train", icon='PLAY')
+        obj = inputs.stored_prediction_owner(context)
+        if obj is None or not state.has_model(obj):
+            return
+        losses = state.loss_history(obj)
+        box = layout.box()
+        box.label(text=f"{obj.name}: final loss {obj.symbreak.final_loss:.3g} "
+                       f"({len(losses)} steps, {obj.symbreak.train_seconds:.1f} s)")
+        if len(losses):
+            box.label(text=state.sparkline(losses))
+            box.label(text=f"loss {losses[0]:.2g} → {losses[-1]:.2g} (log scale)")
+        layout.operator("symbreak.predict", icon='FORWARD')
+
+
+class SYMBREAK_PT_display(SymBreakPanel, bpy.types.Panel):
+    bl_label = "Signals and Animation"
+    bl_parent_id = "SYMBREAK_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        d = context.scene.symbreak.display
+        layout = self.layout
+        row = layout.row(align=True)
+        row.prop(d, "signal_scale", text="Scale")
+        row.prop(d, "signal_level", text="Level")
+        layout.operator("symbreak.show_signals", icon='SPHERE')
+        col = layout.column(align=True)
+        row = col.row(align=True)
+        row.prop(d, "frame_start")
+        row.prop(d, "frame_end")
+        col.prop(d, "easing")
+        col.prop(d, "signals_motion")
+        row = col.row(align=True)
+        row.prop(d, "show_target")
+        row.prop(d, "show_ambiguous")
+        col.prop(d, "point_radius")
+        layout.operator("symbreak.animate", icon='ANIM')
+
+
+class SYMBREAK_PT_render(SymBreakPanel, bpy.types.Panel):
+    bl_label = "Render"
+    bl_parent_id = "SYMBREAK_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        r = context.scene.symbreak.render
+        col = self.layout.column(align=True)
+        col.prop(r, "resolution")
+        col.prop(r, "fps")
+        col.prop(r, "duration")
+        col.prop(r, "engine")
+        if r.engine != 'WORKBENCH':
+            col.prop(r, "samples")
+        col.prop(r, "filepath", text="")
+        self.layout.operator("symbreak.render_video", icon='RENDER_ANIMATION')
+
+
+CLASSES = [
+    SYMBREAK_PT_main,
+    SYMBREAK_PT_network,
+    SYMBREAK_PT_training,
+    SYMBREAK_PT_display,
+    SYMBREAK_PT_render,
+]

@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Settings: one root group on the scene (training, display, render) and per-object state."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+AXES = [
+    ('X', "X", "The x axis"),
+    ('Y', "Y", "The y axis"),
+    ('Z', "Z", "The z axis"),
+]
+
+TASK_ITEMS = [
+    ('rectangle-to-square', "Rectangle → Square", "Task 1: learnable, the output is more symmetric"),
+    ('square-to-rectangle', "Square → Rectangle", "Task 2: not learnable, the square's symmetry survives"),
+    ('square-to-rectangle-broken', "Square → Rectangle (broken)",
+     "Task 3: learnable once an x²−y² input breaks the square's symmetry"),
+]
+
+
+def _is_mesh(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
+    return obj.type == 'MESH'
+
+
+class SymBreakTraining(bpy.types.PropertyGroup):
+    lmax: IntProperty(name="L max", description="Highest degree of the spherical-harmonic signals",
+                      default=5, min=1, max=8)  # type: ignore[valid-type]
+    layers: IntProperty(name="Layers", description="Convolution layers", default=3, min=1, max=8)  # type: ignore[valid-type]
+    max_radius: FloatProperty(name="Max Radius", description="Range of the radial basis",
+                              default=3.0, min=0.01, soft_max=100.0)  # type: ignore[valid-type]
+    use_radius_graph: BoolProperty(
+        name="Radius Graph",
+        description="Connect only points closer than Radius (for large meshes); off: all pairs, as in the seed",
+        default=False)  # type: ignore[valid-type]
+    radius: FloatProperty(name="Radius", description="Neighbour cutoff of the radius graph",
+                          default=1.5, min=0.001, soft_max=100.0)  # type: ignore[valid-type]
+    iterations: IntProperty(name="Iterations", default=200, min=1, soft_max=5000)  # type: ignore[valid-type]
+    learning_rate: FloatProperty(name="Learning Rate", default=1e-3, min=1e-7, max=1.0,
+                                 precision=5, step=0.01)  # type: ignore[valid-type]
+    seed: IntProperty(name="Seed", description="Random seed of the weights", default=0, min=0)  # type: ignore[valid-type]
+    output: EnumProperty(
+        name="Output",
+        items=[('signal', "Signal", "A spherical-harmonic signal whose peak is the displacement (the seed)"),
+               ('vector', "Vector", "An L=1 displacement vector")],
+        default='signal')  # type: ignore[valid-type]
+
+
+class SymBreakDisplay(bpy.types.PropertyGroup):
+    signal_scale: FloatProperty(name="Signal Scale", description="Radius of a surface per unit of |f|",
+                                default=1.5, min=0.0, soft_max=10.0)  # type: ignore[valid-type]
+    signal_level: IntProperty(name="Resolution", description="Icosphere subdivisions of each surface",
+                              default=3, min=1, max=6)  # type: ignore[valid-type]
+    point_radius: FloatProperty(name="Point Radius", description="Radius of point and ghost spheres",
+                                default=0.06, min=0.001, soft_max=1.0)  # type: ignore[valid-type]
+    frame_start: IntProperty(name="Start", description="Frame where the motion starts", default=12, min=0)  # type: ignore[valid-type]
+    frame_end: IntProperty(name="End", description="Frame where the motion ends", default=60, min=1)  # type: ignore[valid-type]
+    easing: EnumProperty(
+        name="Easing",
+        items=[('EASE_IN_OUT', "Ease In and Out", ""), ('EASE_IN', "Ease In", ""),
+               ('EASE_OUT', "Ease Out", ""), ('LINEAR', "Linear", "")],
+        default='EASE_IN_OUT')  # type: ignore[valid-type]
+    show_target: BoolProperty(name="Target Ghosts", description="Show the target positions",
+                              default=True)  # type: ignore[valid-type]
+    show_ambiguous: BoolProperty(
+        name="Tied Peaks", description="Ambiguous vertices send a ghost to every tied peak",
+        default=True)  # type: ignore[valid-type]
+    signals_motion: EnumProperty(
+        name="Signals",
+        items=[('FOLLOW', "Follow", "Surfaces travel with their vertex"),
+               ('FADE', "Fade", "Surfaces shrink away while the vertex moves"),
+               ('STATIC', "Static", "Surfaces stay where they are")],
+        default='FOLLOW')  # type: ignore[valid-type]
+
+
+class SymBreakRender(bpy.types.PropertyGroup):
+    resolution: EnumProperty(
+        name="Resolution",
+        items=[('1280x720', "720p", "1280×720"), ('1920x1080', "1080p", "1920×1080"),
+               ('640x360', "360p", "640×360"), ('SCENE', "Scene", "Keep the scene's resolution")],
+        default='1280x720')  # type: ignore[valid-type]
+    fps: EnumProperty(
+        name="Frame Rate",
+        items=[('24', "24 fps", ""), ('25', "25 fps", ""), ('30', "30 fps", ""), ('60', "60 fps", "")],
+        default='24')  # type: ignore[valid-type]
+    duration: FloatProperty(name="Duration", description="Seconds of video; 0 keeps the scene's frame range",
+                            default=0.0, min=0.0, soft_max=60.0, unit='TIME_ABSOLUTE')  # type: ignore[valid-type]
+    engine: EnumProperty(
+        name="Engine",
+        items=[('WORKBENCH', "Workbench", "Fast, the default"),
+               ('EEVEE', "EEVEE", "Rasterised with lighting (slow start headless)"),
+               ('CYCLES', "Cycles", "Path traced")],
+        default='WORKBENCH')  # type: ignore[valid-type]
+    samples: IntProperty(name="Samples", description="Samples for EEVEE and Cycles", default=16, min=1,
+                         soft_max=1024)  # type: ignore[valid-type]
+    filepath: StringProperty(name="Output", description="Where the MP4 is written",
+                             default="//symbreak.mp4", subtype='FILE_PATH')  # type: ignore[valid-type]
+
+
+class SymBreakSettings(bpy.types.PropertyGroup):
+    training: PointerProperty(type=SymBreakTraining)  # type: ignore[valid-type]
+    display: PointerProperty(type=SymBreakDisplay)  # type: ignore[valid-type]
+    render: PointerProperty(type=SymBreakRender)  # type: ignore[valid-type]
+
+
+class SymBreakObject(bpy.types.PropertyGroup):
+    """What the add-on needs to know about one object; large arrays live in ID properties."""
+
+    target_mode: EnumProperty(
+        name="Target",
+        items=[('SHAPE_KEY', "Shape Key", "A shape key of the same mesh"),
+               ('OBJECT', "Object", "Another mesh with the same vertex count"),
+               ('TASK', "Preset Task", "The displacements of one of the seed's tasks")],
+        default='SHAPE_KEY')  # type: ignore[valid-type]
+    target_shape_key: StringProperty(name="Shape Key", default="Target")  # type: ignore[valid-type]
+    target_object: PointerProperty(name="Object", type=bpy.types.Object, poll=_is_mesh)  # type: ignore[valid-type]
+    task: EnumProperty(name="Task", items=TASK_ITEMS, default='rectangle-to-square')  # type: ignore[valid-type]
+    breaking: EnumProperty(
+        name="Symmetry Breaking",
+        items=[('NONE', "None", "Only a scalar 1 on every point"),
+               ('L2', "L=2 Axis Pair", "A global L=2 input Y₂(a) − Y₂(b), e.g. x²−y²"),
+               ('VERTEX_GROUP', "Vertex Group", "A per-vertex scalar from a vertex group's weights")],
+        default='NONE')  # type: ignore[valid-type]
+    axis_a: EnumProperty(name="Axis A", items=AXES, default='X')  # type: ignore[valid-type]
+    axis_b: EnumProperty(name="Axis B", items=AXES, default='Y')  # type: ignore[valid-type]
+    vertex_group: StringProperty(name="Vertex Group", default="")  # type: ignore[valid-type]
+    role: EnumProperty(
+        name="Role",
+        items=[('SOURCE', "Source", ""), ('SIGNALS', "Signals", ""), ('GHOSTS', "Ghosts", ""),
+               ('TARGET', "Target", ""), ('LABEL', "Label", "")],
+        default='SOURCE')  # type: ignore[valid-type]
+    final_loss: FloatProperty(name="Final Loss", default=0.0)  # type: ignore[valid-type]
+    train_seconds: FloatProperty(name="Training Time", default=0.0)  # type: ignore[valid-type]
+
+
+CLASSES = [
+    SymBreakTraining,
+    SymBreakDisplay,
+    SymBreakRender,
+    SymBreakSettings,
+    SymBreakObject,
+]

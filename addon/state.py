@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What training leaves on an object, stored inside the .blend as plain ID properties.
+
+- ``symbreak_model``: the engine checkpoint (npz + JSON, no pickle) as base64 text;
+- ``symbreak_loss``: the loss history, a float array;
+- ``symbreak_config``: the network settings as JSON text;
+- ``symbreak_prediction``: the latest decoded prediction (indices, start, displacements, signals,
+  ambiguity and tied peaks), arrays only;
+- ``symbreak_target``: the target positions used for training (world space).
+
+Nothing here is ever unpickled; a saved file carries everything, no external file is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import bpy
+import numpy as np
+
+MODEL = "symbreak_model"
+LOSS = "symbreak_loss"
+CONFIG = "symbreak_config"
+PREDICTION = "symbreak_prediction"
+TARGET = "symbreak_target"
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    """A decoded prediction in world space, for the ``indices`` vertices of an object."""
+
+    indices: np.ndarray        # (N,) int
+    start: np.ndarray          # (N, 3)
+    displacements: np.ndarray  # (N, 3)
+    signals: np.ndarray        # (N, D)
+    ambiguous: np.ndarray      # (N,) bool
+    peaks: list[np.ndarray]    # N arrays (k_i, 3)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.start + self.displacements
+
+
+def has_model(obj: Optional[bpy.types.Object]) -> bool:
+    return obj is not None and MODEL in obj.keys()
+
+
+def has_prediction(obj: Optional[bpy.types.Object]) -> bool:
+    return obj is not None and PREDICTION in obj.keys()
+
+
+def store_model(obj: bpy.types.Object, blob: bytes, loss_history: np.ndarray, config: dict[str, Any]) -> None:
+    obj[MODEL] = base64.b64encode(blob).decode("ascii")
+    obj[LOSS] = np.asarray(loss_history, dtype=np.float64)
+    obj[CONFIG] = json.dumps(config)
+
+
+def model_bytes(obj: bpy.types.Object) -> bytes:
+    return base64.b64decode(obj[MODEL])
+
+
+def loss_history(obj: bpy.types.Object) -> np.ndarray:
+    return np.array(obj[LOSS], dtype=np.float64) if LOSS in obj.keys() else np.zeros(0)
+
+
+def config(obj: bpy.types.Object) -> dict[str, Any]:
+    return json.loads(obj[CONFIG]) if CONFIG in obj.keys() else {}
+
+
+def store_target(obj: bpy.types.Object, world: np.ndarray) -> None:
+    obj[TARGET] = np.asarray(world, dtype=np.float64).ravel()
+
+
+def target(obj: bpy.types.Object) -> Optional[np.ndarray]:
+    return np.array(obj[TARGET], dtype=np.float64).reshape(-1, 3) if TARGET in obj.keys() else None
+
+
+def store_prediction(obj: bpy.types.Object, p: StoredPrediction) -> None:
+    counts = np.array([len(k) for k in p.peaks], dtype=np.int32)
+    flat = np.concatenate([np.asarray(k, dtype=np.float64).reshape(-1, 3) for k in p.peaks]) \
+        if len(p.peaks) else np.zeros((0, 3))
+    obj[PREDICTION] = {
+        "indices": np.asarray(p.indices, dtype=np.int32),
+        "start": np.asarray(p.start, dtype=np.float64).ravel(),
+        "displacements": np.asarray(p.displacements, dtype=np.float64).ravel(),
+        "signals": np.asarray(p.signals, dtype=np.float64).ravel(),
+        "signal_dim": int(p.signals.shape[1]),
+        "ambiguous": np.asarray(p.ambiguous, dtype=np.int32),
+        "peak_counts": counts,
+        "peaks": flat.ravel() if flat.size else np.zeros(0),
+    }
+
+
+def prediction(obj: bpy.types.Object) -> StoredPrediction:
+    g = obj[PREDICTION]
+    n = len(g["indices"])
+
+    def arr(name: str, dtype: Any = np.float64) -> np.ndarray:
+        return np.array(g[name], dtype=dtype)  # a copy: the ID property may be replaced
+
+    counts = arr("peak_counts", np.int64)
+    flat = arr("peaks").reshape(-1, 3)
+    peaks = np.split(flat, np.cumsum(counts)[:-1]) if n else []
+    return StoredPrediction(
+        indices=arr("indices", np.int64),
+        start=arr("start").reshape(n, 3),
+        displacements=arr("displacements").reshape(n, 3),
+        signals=arr("signals").reshape(n, int(g["signal_dim"])),
+        ambiguous=arr("ambiguous", np.int64).astype(bool),
+        peaks=list(peaks),
+    )
+
+
+def clear(obj: bpy.types.Object) -> None:
+    for key in (MODEL, LOSS, CONFIG, PREDICTION, TARGET):
+        if key in obj.keys():
+            del obj[key]
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: np.ndarray, width: int = 32) -> str:
+    """A text sparkline of ``log10(values)``, ``width`` characters wide."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values) == 0:
+        return ""
+    idx = np.linspace(0, len(values) - 1, min(width, len(values))).round().astype(int)
+    y = np.log10(values[idx])
+    span = y.max() - y.min()
+    level = np.zeros_like(y) if span == 0 else (y - y.min()) / span
+    return "".join(_BARS[int(round(v * (len(_BARS) - 1)))] for v in level)
