@@ -46,9 +46,14 @@ def to_bytes(model: Network, features: Features) -> bytes:
 def from_bytes(data: bytes) -> tuple[Network, Features]:
     """Read what :func:`to_bytes` wrote; anything else raises :class:`CheckpointError`."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        archive = np.load(io.BytesIO(data), allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise CheckpointError("Not a SymBreak model (a single array, not an archive)")
+        with archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        if isinstance(error, CheckpointError):
+            raise
         raise CheckpointError(f"Not a SymBreak model (it cannot be read as plain arrays: {error})") from None
     if not all(isinstance(a, np.ndarray) for a in arrays.values()) or "header" not in arrays:
         raise CheckpointError("Not a SymBreak model (no header, or members that are not arrays)")
@@ -65,11 +70,18 @@ def from_bytes(data: bytes) -> tuple[Network, Features]:
         state = dict(model.named_parameters())
         if sorted(state) != header["parameters"]:
             raise CheckpointError("The model's parameters do not match its configuration")
+        stored = {name: arrays[f"parameter/{name}"] for name in state}
+        for name, value in stored.items():
+            if value.shape != tuple(state[name].shape) or not np.isfinite(value).all():
+                raise CheckpointError(f"Damaged SymBreak model (parameter {name} has shape {value.shape}, "
+                                      f"expected {tuple(state[name].shape)}, or non-finite values)")
         with torch.no_grad():
             for name, parameter in state.items():
-                parameter.copy_(torch.as_tensor(arrays[f"parameter/{name}"]))
+                parameter.copy_(torch.as_tensor(stored[name]))
         features = Features(header["features_irreps"], arrays["features"])
-    except (KeyError, TypeError, RuntimeError) as error:
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"Damaged SymBreak model ({type(error).__name__}: {error})") from None
     return model, features
 

@@ -39,8 +39,8 @@ def read_points(path: str) -> np.ndarray:
                 points = json.load(file)
         else:
             raise InputError(f"{path}: expected a .npy or .json file")
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: cannot read points ({error})") from None
+    except (OSError, ValueError, EOFError) as error:
+        raise InputError(f"{path}: cannot read points ({error or type(error).__name__})") from None
     try:
         return check_points(points, path)
     except ValueError as error:

@@ -21,7 +21,7 @@ from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 from scipy.spatial import cKDTree
 
-__all__ = ["edges", "Geometry"]
+__all__ = ["edges", "radial_basis", "envelope", "Geometry"]
 
 
 def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +45,25 @@ def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarra
     return source[order], destination[order]
 
 
+def radial_basis(lengths: torch.Tensor, max_radius: float, number: int) -> torch.Tensor:
+    """The seed's squared cosine basis of edge lengths on ``[0, max_radius]``: ``(..., number)``."""
+    return soft_one_hot_linspace(lengths, 0.0, max_radius, number, basis="cosine", cutoff=False).pow(2)
+
+
+def envelope(lengths: torch.Tensor, radius: float | None = None) -> torch.Tensor:
+    r"""Edge weights :math:`s(|\vec r|)`: 1 over all pairs; on a radius graph, 1 up to half the
+    radius, then :math:`\cos^2` down to 0 at the radius, so nothing jumps when a point crosses it.
+
+    Edge harmonics are scaled by :math:`s` and messages divided by :math:`\sqrt n` with
+    :math:`n = \frac1N \sum_e s(|\vec r_e|)` the mean number of neighbours (:math:`N` for all
+    pairs: the seed's normalisation).
+    """
+    if radius is None:
+        return torch.ones_like(lengths)
+    fade = ((lengths / radius - 0.5) / 0.5).clamp(0.0, 1.0)
+    return torch.cos(torch.pi / 2 * fade).pow(2)
+
+
 class Geometry:
     """A point set's graph with its per-edge harmonics and radial basis, as tensors.
 
@@ -59,10 +78,9 @@ class Geometry:
     Attributes
     ----------
     source, destination : ``(E,)`` long tensors
-    harmonics : ``(E, (lmax+1)^2)``
+    harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope`
     embedding : ``(E, number_of_basis)``
-    neighbours : float, mean number of incoming edges; messages are divided by its square
-        root (:math:`\\sqrt N` for all pairs, as in the seed)
+    neighbours : float, mean number of neighbours, weighted by :func:`envelope`
     """
 
     def __init__(self, positions: np.ndarray, *, lmax: int, max_radius: float, number_of_basis: int,
@@ -73,11 +91,11 @@ class Geometry:
         self.source = torch.as_tensor(source)
         self.destination = torch.as_tensor(destination)
         vectors = torch.as_tensor(positions[source] - positions[destination], dtype=dtype)
-        self.harmonics = o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
-                                                normalization="component")
-        self.embedding = soft_one_hot_linspace(vectors.norm(dim=-1), 0.0, max_radius, number_of_basis,
-                                               basis="cosine", cutoff=False).pow(2)
-        self.neighbours = len(source) / len(positions)
+        weights = envelope(vectors.norm(dim=-1), radius)
+        self.harmonics = weights[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
+                                                                   normalization="component")
+        self.embedding = radial_basis(vectors.norm(dim=-1), max_radius, number_of_basis)
+        self.neighbours = float(weights.sum()) / len(positions)
         self.all_pairs = radius is None
         self._kernels: dict[int, torch.Tensor] = {}
 

@@ -177,8 +177,8 @@ class Convolution(torch.nn.Module):
             cg[in_at[i]:in_at[i + 1], edge_at[f]:edge_at[f + 1], q] = alpha * o3.wigner_3j(
                 ins[i].l, edge[f].l, outs[o].l, dtype=torch.float64)
             gather[q, out_at[o]:out_at[o + 1]] = torch.eye(outs[o].dim, dtype=torch.float64)
-        self.register_buffer("cg", cg)
-        self.register_buffer("gather", gather)
+        # exact float64 tables, kept out of .to(dtype) so that a float32 pass never rounds them
+        self.tables = {torch.float64: (cg, gather)}
         self.register_buffer("path_of", torch.repeat_interleave(torch.arange(len(paths)), torch.tensor(widths)))
         # components sharing (input irrep, edge harmonic) are contiguous: stream them as blocks
         runs: dict[tuple[int, int], list[int]] = {}
@@ -188,16 +188,22 @@ class Convolution(torch.nn.Module):
                        for (i, f), q in runs.items()]
         self.num_paths = len(paths)
 
+    def _tables(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clebsch–Gordan table ``(D_in, D_edge, Q)`` and ``gather`` ``(Q, D_out)`` in ``dtype``."""
+        if dtype not in self.tables:
+            self.tables[dtype] = tuple(t.to(dtype) for t in self.tables[torch.float64])
+        return self.tables[dtype]
+
     def _kernel(self, geometry: Geometry) -> torch.Tensor:
         r""":math:`A_{e,i,q} = \sum_f Y_{e,f}\, C_{i,f,q} / \sqrt{n}`, shape ``(E, D_in, Q)``."""
-        cg = self.cg.to(geometry.harmonics.dtype) / math.sqrt(geometry.neighbours)
+        cg = self._tables(geometry.harmonics.dtype)[0] / math.sqrt(geometry.neighbours)
         d_in, d_edge, q = cg.shape
         flat = geometry.harmonics @ cg.transpose(0, 1).reshape(d_edge, d_in * q)
         return flat.reshape(-1, d_in, q)
 
     def _messages_streamed(self, x_source: torch.Tensor, harmonics: torch.Tensor) -> torch.Tensor:
         """Unweighted messages ``(e, Q)`` block by block, without a per-edge kernel."""
-        cg = self.cg.to(x_source.dtype)
+        cg = self._tables(x_source.dtype)[0]
         parts = []
         for rows, cols, q in self.blocks:
             outer = (x_source[:, rows, None] * harmonics[:, None, cols]).flatten(1)
@@ -210,26 +216,28 @@ class Convolution(torch.nn.Module):
         Uses the geometry's cached per-edge kernels: for graphs of up to
         :data:`MAX_PRECOMPUTED_EDGES` edges.
         """
-        n, q = geometry.num_points, self.cg.shape[2]
+        n = geometry.num_points
+        gather = self._tables(x.dtype)[1]
         kernel = geometry.kernel(id(self), self._kernel)
         x_source = torch.index_select(x, 0, geometry.source)
         messages = torch.bmm(x_source.unsqueeze(1), kernel).squeeze(1) * torch.index_select(weights, 1, self.path_of)
         if geometry.all_pairs:
-            summed = messages.view(n, n, q).sum(1)
+            summed = messages.view(n, n, -1).sum(1)
         else:
-            summed = torch.zeros(n, q, dtype=x.dtype).index_add(0, geometry.destination, messages)
-        return summed @ self.gather.to(x.dtype)
+            summed = torch.zeros(n, messages.shape[1], dtype=x.dtype).index_add(0, geometry.destination, messages)
+        return summed @ gather
 
     def streamed(self, x: torch.Tensor, geometry: Geometry, radial) -> torch.Tensor:
         """Same as :meth:`forward` for large graphs: edges in chunks, no per-edge kernel kept,
         ``radial(embedding)`` giving the chunk's weights."""
-        summed = torch.zeros(geometry.num_points, self.cg.shape[2], dtype=x.dtype)
+        gather = self._tables(x.dtype)[1]
+        summed = torch.zeros(geometry.num_points, gather.shape[0], dtype=x.dtype)
         for start in range(0, geometry.num_edges, EDGE_CHUNK):
             e = slice(start, start + EDGE_CHUNK)
             messages = self._messages_streamed(x[geometry.source[e]], geometry.harmonics[e])
             weights = radial(geometry.embedding[e])
             summed = summed.index_add(0, geometry.destination[e], messages * weights[:, self.path_of])
-        return (summed @ self.gather.to(x.dtype)) / math.sqrt(geometry.neighbours)
+        return (summed @ gather) / math.sqrt(geometry.neighbours)
 
 
 class Gate(torch.nn.Module):

@@ -12,9 +12,8 @@ import math
 
 import torch
 from e3nn import nn, o3
-from e3nn.math import soft_one_hot_linspace
 
-from .geometry import edges
+from .geometry import edges, envelope, radial_basis
 from .model import ModelConfig, Network, hidden_irreps
 
 __all__ = ["ReferenceNetwork", "copy_weights"]
@@ -54,10 +53,11 @@ class ReferenceNetwork(torch.nn.Module):
     def forward(self, features: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         source, destination = (torch.as_tensor(a) for a in edges(positions.detach().numpy(), self.config.radius))
         vectors = positions[source] - positions[destination]
-        harmonics = o3.spherical_harmonics(self.irreps_edge, vectors, normalize=True, normalization="component")
-        embedding = soft_one_hot_linspace(vectors.norm(dim=-1), 0.0, self.config.max_radius,
-                                          self.config.number_of_basis, basis="cosine", cutoff=False).pow(2)
-        neighbours = len(source) / len(positions)
+        weights = envelope(vectors.norm(dim=-1), self.config.radius)
+        harmonics = weights[:, None] * o3.spherical_harmonics(self.irreps_edge, vectors, normalize=True,
+                                                              normalization="component")
+        embedding = radial_basis(vectors.norm(dim=-1), self.config.max_radius, self.config.number_of_basis)
+        neighbours = float(weights.sum()) / len(positions)
         x = features
         for k, (product, radial) in enumerate(zip(self.products, self.radials)):
             messages = product(x[source], harmonics, radial(embedding))

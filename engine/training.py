@@ -8,6 +8,7 @@ The loss is the seed's mean squared error between the output and the target sign
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -237,9 +238,9 @@ def predict(model: Network, positions, features: Features | None = None, *,
     if o3.Irreps(features.irreps) != model.irreps_in:
         raise ValueError(f"The model takes {model.irreps_in} features, got {features.irreps}")
     geometry = model.config.geometry(positions, dtype=dtype)
+    runner = model if dtype == torch.float64 else copy.deepcopy(model).to(dtype)
     with torch.no_grad():
-        output = model.to(dtype)(torch.as_tensor(features.values, dtype=dtype), geometry).double()
-    model.double()
+        output = runner(torch.as_tensor(features.values, dtype=dtype), geometry).double()
     return _decoded(model.config, positions, output.numpy())
 
 

@@ -1,0 +1,237 @@
+"""``python -m engine``: the JSON it prints, and one clear line with status 2 for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.tasks import rectangle, square
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TRAIN_KEYS = {"task", "iterations", "final_loss", "loss_history", "seconds", "start", "target", "predicted",
+              "displacements", "ambiguous", "max_position_error"}
+ANALYZE_KEYS = {"start_group", "start_order", "kept_group", "kept_order", "learnable", "broken_operations",
+                "order_parameter"}
+
+
+def cli(capsys, *argv):
+    """Run the command line in-process: (exit status, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit:  # argparse's own exits (e.g. --help) are allowed here
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_json_object(out):
+    """stdout is exactly one JSON object on one line."""
+    assert out.endswith("\n") and out.count("\n") == 1
+    result = json.loads(out)
+    assert isinstance(result, dict)
+    return result
+
+
+def check_train_result(result, start, target, iterations):
+    assert TRAIN_KEYS <= set(result)
+    assert result["iterations"] == iterations == len(result["loss_history"])
+    assert result["seconds"] > 0
+    n = len(start)
+    np.testing.assert_allclose(result["start"], start)
+    np.testing.assert_allclose(result["target"], target)
+    predicted, displacements = np.array(result["predicted"]), np.array(result["displacements"])
+    assert predicted.shape == displacements.shape == (n, 3)
+    np.testing.assert_allclose(predicted, np.array(start) + displacements)
+    assert len(result["ambiguous"]) == n and all(isinstance(a, bool) for a in result["ambiguous"])
+    error = np.linalg.norm(predicted - np.array(target), axis=1).max()
+    assert result["max_position_error"] == pytest.approx(error)
+    assert result["final_loss"] >= 0
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Point files: ``name -> path`` for good and bad inputs."""
+    made = {}
+
+    def npy(name, array, **kwargs):
+        made[name] = tmp_path / f"{name}.npy"
+        np.save(made[name], array, **kwargs)
+
+    def text(name, content, suffix=".json"):
+        made[name] = tmp_path / f"{name}{suffix}"
+        made[name].write_text(content)
+
+    npy("rectangle", rectangle())
+    text("square", json.dumps(square().tolist()))
+    text("rectangle_json", json.dumps(rectangle().tolist()))
+    npy("square_npy", square())
+    npy("flat", np.zeros((4, 2)))
+    text("vector", json.dumps([1.0, 2.0, 3.0]))
+    text("nan", "[[0, 0, 0], [1, NaN, 0], [1, 1, 0], [0, 1, 0]]")
+    npy("inf", np.array([[0, 0, 0], [1, np.inf, 0], [1, 1, 0], [0, 1, 0]], dtype=float))
+    text("one", "[[0, 0, 0]]")
+    text("five", json.dumps(np.arange(15.0).reshape(5, 3).tolist()))
+    text("malformed", "[[0, 0, 0], [1, 0")
+    text("ragged", "[[0, 0, 0], [1, 0]]")
+    text("words", '[["a", "b", "c"], [1, 2, 3]]')
+    text("text", "0 0 0\n1 0 0\n", suffix=".txt")
+    npy("pickled", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    made["empty_npy"] = tmp_path / "empty.npy"
+    made["empty_npy"].write_bytes(b"")
+    made["missing"] = tmp_path / "missing.npy"
+    return made
+
+
+# --- train -----------------------------------------------------------------------------------
+
+
+def test_train_task_json(capsys):
+    """train --task --json: one JSON object with every documented key; progress on stderr."""
+    code, out, err = cli(capsys, "train", "--task", "rectangle-to-square", "--iterations", 20, "--json")
+    assert code == 0
+    result = one_json_object(out)
+    assert result["task"] == "rectangle-to-square"
+    check_train_result(result, rectangle(), square(), 20)
+    assert "20/20" in err
+
+
+def test_train_summary_without_json(capsys):
+    """Without --json a one-line human summary goes to stdout."""
+    code, out, _ = cli(capsys, "train", "--task", "square-to-rectangle", "--iterations", 5, "--lr", 1e-2,
+                       "--seed", 3)
+    assert code == 0
+    assert out.count("\n") == 1 and "square-to-rectangle" in out and "5 iterations" in out
+
+
+def test_train_from_files(capsys, files):
+    """--start a.npy --target b.json (and the other way round) train a custom task."""
+    code, out, _ = cli(capsys, "train", "--start", files["rectangle"], "--target", files["square"],
+                       "--iterations", 20, "--json")
+    assert code == 0
+    result = one_json_object(out)
+    assert result["task"] == "custom"
+    check_train_result(result, rectangle(), square(), 20)
+    code, out, _ = cli(capsys, "train", "--start", files["rectangle_json"], "--target", files["square_npy"],
+                       "--iterations", 3, "--json", "--output", "vector", "--lmax", 2)
+    assert code == 0
+    check_train_result(one_json_object(out), rectangle(), square(), 3)
+
+
+def test_train_seed_reproducible(capsys):
+    """The same --seed gives the same loss history."""
+    runs = [one_json_object(cli(capsys, "train", "--task", "rectangle-to-square", "--iterations", 5,
+                                "--lmax", 2, "--seed", seed, "--json")[1]) for seed in (1, 1, 2)]
+    assert runs[0]["loss_history"] == runs[1]["loss_history"] != runs[2]["loss_history"]
+
+
+@pytest.mark.parametrize("breaking", ["auto", "learned"])
+def test_train_breaking(capsys, breaking):
+    """square-to-rectangle with an order parameter (group theory or learned) reaches the target."""
+    code, out, err = cli(capsys, "train", "--task", "square-to-rectangle", "--breaking", breaking, "--json")
+    assert code == 0
+    result = one_json_object(out)
+    assert result["max_position_error"] < 0.05
+    assert not any(result["ambiguous"])
+    assert "order parameter" in err
+
+
+def test_train_subprocess(tmp_path):
+    """A real ``python -m engine`` run: clean JSON on stdout, progress on stderr."""
+    run = subprocess.run([sys.executable, "-m", "engine", "train", "--task", "rectangle-to-square",
+                          "--iterations", "20", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = one_json_object(run.stdout)
+    check_train_result(result, rectangle(), square(), 20)
+    assert "iteration 20/20" in run.stderr and "Traceback" not in run.stderr
+
+
+# --- analyze ---------------------------------------------------------------------------------
+
+
+def test_analyze_square_to_rectangle(capsys, files):
+    """Square -> rectangle is not learnable: 8 operations broken, order parameter l=2, even."""
+    code, out, _ = cli(capsys, "analyze", "--start", files["square_npy"], "--target", files["rectangle_json"],
+                       "--json")
+    assert code == 0
+    result = one_json_object(out)
+    assert ANALYZE_KEYS <= set(result)
+    assert result["learnable"] is False
+    assert result["broken_operations"] == 8
+    assert result["start_order"] - result["kept_order"] == result["broken_operations"]
+    assert result["order_parameter"]["l"] == 2 and result["order_parameter"]["parity"] == "even"
+
+
+def test_analyze_rectangle_to_square(capsys, files):
+    """Rectangle -> square keeps every operation: learnable, no order parameter needed."""
+    code, out, _ = cli(capsys, "analyze", "--start", files["rectangle"], "--target", files["square"], "--json")
+    assert code == 0
+    result = one_json_object(out)
+    assert result["learnable"] is True
+    assert result["broken_operations"] == 0 and result["order_parameter"] is None
+    assert result["start_group"] == result["kept_group"]
+
+
+def test_analyze_summary_without_json(capsys, files):
+    code, out, _ = cli(capsys, "analyze", "--start", files["square_npy"], "--target", files["rectangle"])
+    assert code == 0 and out.count("\n") == 1 and "learnable" in out.lower()
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+BAD = {
+    "missing-file": ["train", "--start", "{missing}", "--target", "{square}"],
+    "wrong-shape": ["train", "--start", "{flat}", "--target", "{square}"],
+    "one-dimensional": ["train", "--start", "{vector}", "--target", "{square}"],
+    "nan": ["train", "--start", "{nan}", "--target", "{square}"],
+    "inf": ["train", "--start", "{rectangle}", "--target", "{inf}"],
+    "one-point": ["train", "--start", "{one}", "--target", "{one}"],
+    "different-lengths": ["train", "--start", "{rectangle}", "--target", "{five}"],
+    "malformed-json": ["train", "--start", "{malformed}", "--target", "{square}"],
+    "ragged-json": ["train", "--start", "{ragged}", "--target", "{square}"],
+    "not-numbers": ["train", "--start", "{words}", "--target", "{square}"],
+    "unknown-extension": ["train", "--start", "{text}", "--target", "{square}"],
+    "pickled-npy": ["train", "--start", "{pickled}", "--target", "{square}"],
+    "empty-npy": ["train", "--start", "{empty_npy}", "--target", "{square}"],
+    "unknown-task": ["train", "--task", "triangle-to-circle"],
+    "task-and-files": ["train", "--task", "rectangle-to-square", "--start", "{rectangle}", "--target", "{square}"],
+    "nothing-to-train": ["train"],
+    "start-without-target": ["train", "--start", "{rectangle}"],
+    "iterations-not-int": ["train", "--task", "rectangle-to-square", "--iterations", "abc"],
+    "iterations-zero": ["train", "--task", "rectangle-to-square", "--iterations", "0"],
+    "lr-negative": ["train", "--task", "rectangle-to-square", "--lr", "-1"],
+    "lmax-zero": ["train", "--task", "rectangle-to-square", "--lmax", "0"],
+    "radius-negative": ["train", "--task", "rectangle-to-square", "--radius", "-1"],
+    "unknown-option": ["train", "--task", "rectangle-to-square", "--bogus"],
+    "unknown-output": ["train", "--task", "rectangle-to-square", "--output", "cube"],
+    "no-command": [],
+    "unknown-command": ["fly"],
+    "analyze-missing-target": ["analyze", "--start", "{square}"],
+    "analyze-missing-file": ["analyze", "--start", "{missing}", "--target", "{square}"],
+    "analyze-different-lengths": ["analyze", "--start", "{square}", "--target", "{five}"],
+    "analyze-nan": ["analyze", "--start", "{nan}", "--target", "{square}"],
+}
+
+
+@pytest.mark.parametrize("argv", list(BAD.values()), ids=list(BAD))
+def test_bad_input(capsys, files, argv):
+    """Exit status 2, nothing on stdout, exactly one line on stderr, no traceback."""
+    code, out, err = cli(capsys, *[a.format(**files) for a in argv])
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.strip() and "Traceback" not in err
+
+
+def test_bad_input_subprocess(files):
+    """The same through a real process: status 2 and one line, for a missing file and a NaN."""
+    for argv in (BAD["missing-file"], BAD["nan"]):
+        run = subprocess.run([sys.executable, "-m", "engine", *[a.format(**files) for a in argv], "--json"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 2
+        assert run.stdout == ""
+        assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr

@@ -1,0 +1,291 @@
+"""Signals: projection, decoding, sphere grids, surfaces and the order parameter."""
+
+import numpy as np
+import pytest
+import torch
+from e3nn import io, o3
+
+from engine import signals
+from engine.model import hidden_irreps
+
+LMAX = 5
+
+
+def wigner(irreps, R):
+    """``irreps.D_from_matrix(R)`` exact in float64 (e3nn builds its generators in the default dtype)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        return o3.Irreps(irreps).D_from_matrix(torch.as_tensor(R, dtype=torch.float64)).numpy()
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def rotations(seed=0, count=3):
+    """Random rotations, and each one composed with the inversion."""
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(count):
+        q = torch.randn(4, generator=generator, dtype=torch.float64)
+        R = o3.quaternion_to_matrix(q / q.norm()).numpy()
+        out += [R, -R]
+    return out
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def generic_signals(rng, count=12, lmax=LMAX):
+    """Signals with one clear highest peak: a projected vector plus a little of everything."""
+    d = rng.normal(size=(count, 3))
+    return signals.project(d, lmax) + 0.05 * rng.normal(size=(count, signals.signal_dim(lmax)))
+
+
+# --- equivariance ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("R", rotations(), ids=lambda R: "inversion" if np.linalg.det(R) < 0 else "rotation")
+def test_project_equivariant(R, rng):
+    """Rotating (or inverting) the displacement is the Wigner D of its signal."""
+    d = rng.normal(size=(20, 3))
+    D = wigner(hidden_irreps(LMAX), R)
+    np.testing.assert_allclose(signals.project(d @ R.T, LMAX), signals.project(d, LMAX) @ D.T, rtol=0, atol=1e-10)
+
+
+def test_project_inversion_is_parity(rng):
+    """Signals have parity (-1)^l: inverting d flips exactly the odd degrees."""
+    d = rng.normal(size=(10, 3))
+    l = np.concatenate([[l] * (2 * l + 1) for l in range(LMAX + 1)])
+    np.testing.assert_allclose(signals.project(-d, LMAX), signals.project(d, LMAX) * (-1.0) ** l, atol=1e-12)
+
+
+@pytest.mark.parametrize("R", rotations(1), ids=lambda R: "inversion" if np.linalg.det(R) < 0 else "rotation")
+def test_decode_equivariant(R, rng):
+    """decode(D(R) c) == R decode(c), for every listed peak too."""
+    c = generic_signals(rng)
+    D = wigner(hidden_irreps(LMAX), R)
+    before, after = signals.decode(c), signals.decode(c @ D.T)
+    np.testing.assert_array_equal(before.ambiguous, after.ambiguous)
+    np.testing.assert_allclose(after.displacements, before.displacements @ R.T, rtol=0, atol=1e-10)
+    for p, q in zip(before.peaks, after.peaks):
+        np.testing.assert_allclose(q, p @ R.T, rtol=0, atol=1e-10)
+
+
+def test_decode_ambiguous_ties_equivariant():
+    """A tied pair rotates into a tied pair with the same peak set."""
+    R = rotations(2)[0]
+    x = np.array([1.0, 0.0, 0.0])
+    c = signals.project(x) + signals.project(-x)
+    before, after = signals.decode(c), signals.decode(c @ wigner(hidden_irreps(LMAX), R).T)
+    assert before.ambiguous[0] and after.ambiguous[0]
+    expected = before.peaks[0] @ R.T
+    found = after.peaks[0]
+    assert len(found) == len(expected)
+    distance = np.linalg.norm(found[:, None] - expected[None], axis=-1)
+    assert distance.min(axis=1).max() < 1e-8
+
+
+# --- projection and decoding round trip ------------------------------------------------------
+
+
+@pytest.mark.parametrize("lmax", [1, 2, 3, 5, 8])
+def test_round_trip(lmax, rng):
+    """Random vectors decode back to themselves, unambiguously."""
+    d = rng.normal(size=(30, 3)) * rng.uniform(0.01, 10, size=(30, 1))
+    peaks = signals.decode(signals.project(d, lmax))
+    np.testing.assert_allclose(peaks.displacements, d, rtol=0, atol=1e-8 * np.abs(d).max())
+    assert not peaks.ambiguous.any()
+    assert all(len(p) == 1 for p in peaks.peaks)
+
+
+def test_project_peak_height_is_norm(rng):
+    """The signal of d takes the value |d| in the direction of d, and no higher on a fine grid."""
+    d = rng.normal(size=(8, 3))
+    c = signals.project(d)
+    at_d = np.einsum("sd,sd->s", c, signals.spherical_harmonics(LMAX, d))
+    np.testing.assert_allclose(at_d, np.linalg.norm(d, axis=1), rtol=1e-12)
+    grid, _ = signals.sphere_grid(5)
+    assert (signals.evaluate(c, grid).max(axis=1) <= at_d * (1 + 1e-12)).all()
+
+
+def test_zero_vectors():
+    """A zero displacement is the zero signal, decodes to zero, and is not ambiguous."""
+    d = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    c = signals.project(d)
+    assert np.isfinite(c).all()
+    np.testing.assert_array_equal(c[[0, 2]], 0.0)
+    peaks = signals.decode(c)
+    np.testing.assert_array_equal(peaks.displacements[[0, 2]], 0.0)
+    np.testing.assert_allclose(peaks.displacements[1], d[1], atol=1e-10)
+    assert not peaks.ambiguous.any()
+
+
+def test_decode_zero_signal_alone():
+    """Only zero signals: zero displacements, nothing ambiguous."""
+    peaks = signals.decode(np.zeros((3, signals.signal_dim(LMAX))))
+    np.testing.assert_array_equal(peaks.displacements, 0.0)
+    assert not peaks.ambiguous.any()
+
+
+def _same_directions(found, expected, atol=1e-6):
+    u = found / np.linalg.norm(found, axis=1, keepdims=True)
+    v = expected / np.linalg.norm(expected, axis=1, keepdims=True)
+    return len(u) == len(v) and np.abs(u @ v.T - 1).min(axis=1).max() < atol and \
+        np.abs(u @ v.T - 1).min(axis=0).max() < atol
+
+
+def test_tied_pair_is_ambiguous():
+    """project(x) + project(-x) has two equal peaks at ±x: flagged, both listed, never resolved."""
+    x = np.array([0.3, -1.0, 0.7])
+    peaks = signals.decode(signals.project(x) + signals.project(-x))
+    assert peaks.ambiguous[0]
+    assert _same_directions(peaks.peaks[0], np.stack([x, -x]))
+    heights = np.linalg.norm(peaks.peaks[0], axis=1)
+    np.testing.assert_allclose(heights, heights[0], rtol=1e-10)
+
+
+def test_three_fold_tie_is_ambiguous():
+    """Three vectors related by a 3-fold rotation give three tied peaks."""
+    axis = np.array([0.0, 0.0, 1.0])
+    d = np.array([1.0, 0.0, 0.4])
+    turns = [o3.axis_angle_to_matrix(torch.as_tensor(axis), torch.tensor(2 * np.pi * k / 3, dtype=torch.float64))
+             .numpy() for k in range(3)]
+    ds = np.stack([R @ d for R in turns])
+    peaks = signals.decode(signals.project(ds).sum(axis=0))
+    assert peaks.ambiguous[0]
+    found = peaks.peaks[0]
+    assert len(found) == 3
+    for R in turns:  # the peaks form one orbit of the 3-fold rotation ...
+        assert _same_directions(found @ R.T, found)
+    # ... one peak beside each vector (the overlap of the lobes moves them off it a little)
+    assert sorted(np.argmax(found @ ds.T, axis=1)) == [0, 1, 2]
+
+
+def test_unequal_peaks_not_ambiguous():
+    """Breaking the tie beyond the tolerance picks the higher peak."""
+    x = np.array([1.0, 0.0, 0.0])
+    peaks = signals.decode(signals.project(x) + signals.project(-0.9 * x))
+    assert not peaks.ambiguous[0]
+    assert _same_directions(peaks.displacements, x[None])
+
+
+def test_project_matches_e3nn_with_peaks_at(rng):
+    """For one nonzero vector, project is e3nn's SphericalTensor.with_peaks_at."""
+    for d in rng.normal(size=(5, 3)):
+        expected = io.SphericalTensor(LMAX, 1, -1).with_peaks_at(torch.as_tensor(d[None])).numpy()
+        np.testing.assert_allclose(signals.project(d, LMAX), expected, rtol=0, atol=1e-10)
+
+
+def test_project_shapes(rng):
+    """project keeps leading dimensions and rejects non-vectors."""
+    assert signals.project(rng.normal(size=(2, 4, 3)), 3).shape == (2, 4, 16)
+    with pytest.raises(ValueError, match="shape"):
+        signals.project(np.zeros((4, 2)))
+
+
+def test_lmax_of_rejects_non_squares():
+    assert signals.lmax_of(36) == 5
+    with pytest.raises(ValueError):
+        signals.lmax_of(35)
+
+
+# --- grids and surfaces ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", range(5))
+def test_sphere_grid(level):
+    """10·4^k + 2 unit vertices, 20·4^k triangles, every vertex used, a closed surface."""
+    vertices, faces = signals.sphere_grid(level)
+    assert vertices.shape == (10 * 4**level + 2, 3)
+    assert faces.shape == (20 * 4**level, 3)
+    np.testing.assert_allclose(np.linalg.norm(vertices, axis=1), 1.0, atol=1e-12)
+    assert set(np.unique(faces)) == set(range(len(vertices)))
+    assert len(vertices) - 3 * len(faces) // 2 + len(faces) == 2  # Euler characteristic of a sphere
+    normals = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
+    assert (np.einsum("fi,fi->f", normals, vertices[faces].mean(axis=1)) > 0).all()  # outward, consistent
+
+
+def test_sphere_grid_rejects_levels():
+    with pytest.raises(ValueError):
+        signals.sphere_grid(-1)
+    with pytest.raises(ValueError):
+        signals.sphere_grid(8)
+
+
+def test_evaluate_vectorised(rng):
+    """evaluate over many signals equals one signal at a time, and is linear."""
+    c = rng.normal(size=(5, 16))
+    grid, _ = signals.sphere_grid(2)
+    values = signals.evaluate(c, grid)
+    assert values.shape == (5, len(grid))
+    np.testing.assert_allclose(values[3], signals.evaluate(c[3:4], grid)[0])
+    np.testing.assert_allclose(signals.evaluate(c[0] + 2 * c[1], grid), values[0] + 2 * values[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.25])
+def test_surfaces(scale, rng):
+    """Shapes (S,V,3), shared faces (F,3), values (S,V); vertex distance = scale·|f| along u."""
+    c = rng.normal(size=(7, 36))
+    centers = rng.normal(size=(7, 3))
+    grid, faces = signals.sphere_grid(2)
+    surface = signals.surfaces(c, centers, scale=scale, level=2)
+    assert surface.vertices.shape == (7, len(grid), 3)
+    assert surface.faces.shape == (len(faces), 3)
+    np.testing.assert_array_equal(surface.faces, faces)
+    assert surface.values.shape == (7, len(grid))
+    np.testing.assert_allclose(surface.values, signals.evaluate(c, grid))
+    offset = surface.vertices - centers[:, None]
+    np.testing.assert_allclose(np.linalg.norm(offset, axis=-1), scale * np.abs(surface.values), atol=1e-12)
+    np.testing.assert_allclose(offset, scale * np.abs(surface.values)[..., None] * grid, atol=1e-12)
+
+
+def test_surfaces_single_signal_at_origin():
+    """One signal without centres: the origin; the peak vertex reaches |d|."""
+    d = np.array([0.0, 0.0, 2.0])
+    surface = signals.surfaces(signals.project(d), level=3)
+    assert surface.vertices.shape[0] == 1
+    tip = surface.vertices[0, surface.values[0].argmax()]
+    np.testing.assert_allclose(tip, d, atol=1e-10)
+
+
+def test_surfaces_equivariant(rng):
+    """Rotating the signal rotates its surface (as a set of vertices on the same grid values)."""
+    c = generic_signals(rng, 1)
+    R = rotations(3)[0]
+    D = wigner(hidden_irreps(LMAX), R)
+    grid, _ = signals.sphere_grid(3)
+    # f'(u) = f(R^T u): evaluate the rotated signal on the rotated grid
+    np.testing.assert_allclose(signals.evaluate(c @ D.T, grid @ R.T), signals.evaluate(c, grid), atol=1e-10)
+
+
+# --- the order parameter ---------------------------------------------------------------------
+
+
+def test_breaking_feature_is_x2_minus_y2(rng):
+    """breaking_feature(x, y) as a function on the sphere is k (x² − y²), k > 0."""
+    c = signals.breaking_feature((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+    assert c.shape == (5,)
+    u = rng.normal(size=(200, 3))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    f = o3.spherical_harmonics(2, torch.as_tensor(u), normalize=True).numpy() @ c
+    g = u[:, 0] ** 2 - u[:, 1] ** 2
+    k = (f @ g) / (g @ g)
+    assert k > 0
+    np.testing.assert_allclose(f, k * g, atol=1e-12)
+
+
+def test_breaking_feature_equivariant():
+    """Built from Cartesian axes: rotating the axes rotates the feature; swapping them flips it."""
+    R = rotations(4)[0]
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    c = signals.breaking_feature(a, b)
+    np.testing.assert_allclose(signals.breaking_feature(R @ a, R @ b), wigner("2e", R) @ c, atol=1e-12)
+    np.testing.assert_allclose(signals.breaking_feature(b, a), -c, atol=1e-15)
+    np.testing.assert_allclose(signals.breaking_feature(2 * a, 3 * b), c, atol=1e-12)  # only directions count
+
+
+def test_breaking_feature_rejects_zero_axis():
+    with pytest.raises(ValueError, match="non-zero"):
+        signals.breaking_feature((0.0, 0.0, 0.0), (0.0, 1.0, 0.0))
