@@ -13,7 +13,7 @@ from typing import Any, Optional
 import bpy
 import numpy as np
 
-from . import mesh
+from . import mesh, state
 
 AXIS_VECTORS = {'X': (1.0, 0.0, 0.0), 'Y': (0.0, 1.0, 0.0), 'Z': (0.0, 0.0, 1.0)}
 
@@ -31,6 +31,7 @@ class Source:
 class Problem:
     source: Source
     target: np.ndarray    # (N, 3) world
+    breaking: Optional[state.OrderParameter]
     features: Any         # engine.Features
     config: Any           # engine.ModelConfig
 
@@ -98,21 +99,35 @@ def target(src: Source) -> np.ndarray:
     return world
 
 
-def features(src: Source) -> Any:
-    """Input features from the object's symmetry-breaking setting."""
-    from ..engine import Features, signals
+def breaking(src: Source) -> Optional[state.OrderParameter]:
+    """The object's symmetry-breaking input, or None when it has none (yet)."""
+    from ..engine import signals
 
-    obj, state, n = src.obj, src.obj.symbreak, len(src.indices)
-    if state.breaking == 'NONE':
-        return Features.scalar(n)
-    if state.breaking == 'L2':
-        if state.axis_a == state.axis_b:
-            raise ValueError(f"Axis A and Axis B are both {state.axis_a}: an L=2 order parameter "
+    obj, s = src.obj, src.obj.symbreak
+    if s.breaking == 'NONE':
+        return None
+    if s.breaking == 'L2':
+        if s.axis_a == s.axis_b:
+            raise ValueError(f"Axis A and Axis B are both {s.axis_a}: an L=2 order parameter "
                              "needs two different axes")
-        c = signals.breaking_feature(axis_a=AXIS_VECTORS[state.axis_a], axis_b=AXIS_VECTORS[state.axis_b])
-        return Features.with_global(n, l=2, coefficients=c)
-    weights = mesh.vertex_weights(obj, state.vertex_group)[src.indices]
-    return Features(irreps="0e+0e", values=np.stack([np.ones(n), weights], axis=1))
+        c = signals.breaking_feature(axis_a=AXIS_VECTORS[s.axis_a], axis_b=AXIS_VECTORS[s.axis_b])
+        return state.OrderParameter(2, c, f"L=2, even, ∝ {s.axis_a.lower()}² − {s.axis_b.lower()}²")
+    if s.breaking == 'ORDER_PARAMETER':  # None until Use Order Parameter stores one
+        return state.order_parameter(obj)
+    weights = mesh.vertex_weights(obj, s.vertex_group)[src.indices]
+    return state.OrderParameter(0, weights[:, None], f"L=0, the weights of vertex group {s.vertex_group!r}")
+
+
+def features(n: int, extra: Optional[state.OrderParameter]) -> Any:
+    """Input features of ``n`` vertices: the scalar 1, plus the symmetry-breaking input if any."""
+    from ..engine import Features
+
+    if extra is None:
+        return Features.scalar(n)
+    if extra.is_global:
+        return Features.with_global(n, l=extra.l, coefficients=extra.coefficients)
+    # per vertex: only a vertex group's weights, of degree 0
+    return Features(irreps="0e+0e", values=np.concatenate([np.ones((n, 1)), extra.coefficients], axis=1))
 
 
 def config(context: bpy.types.Context) -> Any:
@@ -132,7 +147,8 @@ def config_dict(context: bpy.types.Context) -> dict[str, Any]:
 
 def problem(context: bpy.types.Context) -> Problem:
     src = source(context)
-    return Problem(src, target(src), features(src), config(context))
+    extra = breaking(src)
+    return Problem(src, target(src), extra, features(len(src.indices), extra), config(context))
 
 
 def stored_prediction_owner(context: bpy.types.Context) -> Optional[bpy.types.Object]:

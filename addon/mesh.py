@@ -165,6 +165,32 @@ def new_mesh(name: str, vertices: np.ndarray, *, faces: Optional[np.ndarray] = N
     return mesh
 
 
+def new_tiled_mesh(name: str, vertices: np.ndarray, faces: np.ndarray) -> bpy.types.Mesh:
+    """A mesh of ``S`` copies of one layout: ``(S, V, 3)`` vertices sharing ``(F, C)`` faces.
+
+    The layout's edges are found once and offset per copy, with each corner's edge, so that
+    Blender does not search millions of edges itself (``update(calc_edges=True)``, the slow part).
+    """
+    count, per = vertices.shape[:2]
+    faces = np.asarray(faces, dtype=np.int32)
+    sides = np.stack([faces, np.roll(faces, -1, axis=1)], axis=-1).reshape(-1, 2)  # corner → next corner
+    edges, corner_edges = np.unique(np.sort(sides, axis=1), axis=0, return_inverse=True)
+    copies = np.arange(count, dtype=np.int32)[:, None]
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(count * per)
+    _fill(mesh, "position", "vector", np.ascontiguousarray(vertices, dtype=np.float32), mesh.vertices, "co")
+    mesh.edges.add(count * len(edges))
+    _fill(mesh, ".edge_verts", "value", edges.reshape(1, -1) + copies * per, mesh.edges, "vertices")
+    mesh.loops.add(count * faces.size)
+    _fill(mesh, ".corner_vert", "value", faces.reshape(1, -1) + copies * per, mesh.loops, "vertex_index")
+    _fill(mesh, ".corner_edge", "value", corner_edges.reshape(1, -1).astype(np.int32) + copies * len(edges),
+          mesh.loops, "edge_index")
+    mesh.polygons.add(count * len(faces))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, count * faces.size, faces.shape[1], dtype=np.int32))
+    mesh.update()
+    return mesh
+
+
 def set_point_colors(mesh: bpy.types.Mesh, name: str, rgba: np.ndarray) -> None:
     """A per-vertex float colour attribute ``(V, 4)``, made the active colour."""
     attribute = mesh.color_attributes.get(name) or mesh.color_attributes.new(name, 'FLOAT_COLOR', 'POINT')

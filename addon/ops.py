@@ -47,7 +47,39 @@ class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
         return {'FINISHED'}
 
 
-def _store_training(context: bpy.types.Context, problem: inputs.Problem, result: Any) -> None:
+def _symmetry(problem: inputs.Problem) -> dict[str, Any]:
+    """``engine.symmetry.analyze`` of the problem, plus the Curie check with its current inputs:
+    ``inputs`` names them and ``warning`` says how to fix them ("" when the task is learnable)."""
+    from ..engine import symmetry
+
+    start, target, extra = problem.source.start, problem.target, problem.breaking
+    analysis = symmetry.analyze(start, target)
+    report = symmetry.curie_check(start, target, feature=None if extra is None else (extra.l, extra.coefficients))
+    named = "no symmetry-breaking input" if extra is None else f"the input {extra.description}"
+    warning = ""
+    if not report.learnable:
+        fix = analysis["order_parameter"]
+        how = (f"add the order parameter {fix['description']} (Use Order Parameter)" if fix else
+               "no global order parameter fixes it (see Analyze Symmetry)")
+        warning = (f"Not learnable with {named}: the target breaks {len(report.broken)} operations of "
+                   f"{report.start_group.name}, keeping {report.kept_name}; {how}")
+    return {**analysis, "inputs": named, "warning": warning}
+
+
+def _checked_symmetry(op: bpy.types.Operator, problem: inputs.Problem) -> Optional[dict[str, Any]]:
+    """:func:`_symmetry` for Train, which goes on without it: its warning, or why it failed, is reported."""
+    try:
+        checked = _symmetry(problem)
+    except ValueError as error:
+        op.report({'WARNING'}, f"Symmetry check skipped: {error}")
+        return None
+    if checked["warning"]:
+        op.report({'WARNING'}, checked["warning"])
+    return checked
+
+
+def _store_training(context: bpy.types.Context, problem: inputs.Problem, result: Any,
+                    checked: Optional[dict[str, Any]]) -> None:
     from ..engine import checkpoint
 
     obj, src = problem.source.obj, problem.source
@@ -60,6 +92,8 @@ def _store_training(context: bpy.types.Context, problem: inputs.Problem, result:
         peaks=[np.asarray(k) for k in result.peaks]))
     obj.symbreak.final_loss = float(result.loss_history[-1]) if len(result.loss_history) else 0.0
     obj.symbreak.train_seconds = float(result.seconds)
+    if checked is not None:
+        state.store_symmetry(obj, checked)
 
 
 def _summary(obj: bpy.types.Object, result: Any) -> str:
@@ -79,6 +113,7 @@ class SYMBREAK_OT_train(bpy.types.Operator):
     _timer: Any = None
     _job: Optional[worker.Job] = None
     _problem: Optional[inputs.Problem] = None
+    _checked: Optional[dict[str, Any]] = None
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -98,12 +133,13 @@ class SYMBREAK_OT_train(bpy.types.Operator):
 
         try:
             problem = inputs.problem(context)
+            checked = _checked_symmetry(self, problem)
             result = train(**self._kwargs(context, problem))
         except (ValueError, ImportError) as error:
             return _fail(self, str(error))
         except TrainingCancelled:
             return _fail(self, "Training cancelled")
-        _store_training(context, problem, result)
+        _store_training(context, problem, result, checked)
         self.report({'INFO'}, _summary(problem.source.obj, result))
         return {'FINISHED'}
 
@@ -116,7 +152,7 @@ class SYMBREAK_OT_train(bpy.types.Operator):
         except (ValueError, ImportError) as error:
             return _fail(self, str(error))
         kwargs = self._kwargs(context, problem)
-        self._problem = problem
+        self._problem, self._checked = problem, _checked_symmetry(self, problem)
         self._job = worker.current = worker.Job(train, kwargs["iterations"], **kwargs).start()
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
@@ -164,7 +200,7 @@ class SYMBREAK_OT_train(bpy.types.Operator):
             obj.name  # the object may have been deleted while training
         except ReferenceError:
             return _fail(self, "The trained object was deleted while training")
-        _store_training(context, problem, job.result)
+        _store_training(context, problem, job.result, self._checked)
         self.report({'INFO'}, _summary(obj, job.result))
         return {'FINISHED'}
 
@@ -192,7 +228,7 @@ class SYMBREAK_OT_predict(bpy.types.Operator):
             src = inputs.source(context)
             if not state.has_model(src.obj):
                 return _fail(self, f"{src.obj.name!r} has no trained model")
-            features = inputs.features(src)
+            features = inputs.features(len(src.indices), inputs.breaking(src))
             model, stored = checkpoint.from_bytes(state.model_bytes(src.obj))
             if str(stored.irreps) != str(features.irreps):
                 return _fail(self, f"Input features changed since training ({stored.irreps} → "
@@ -289,6 +325,89 @@ class SYMBREAK_OT_animate(bpy.types.Operator):
         return {'FINISHED'}
 
 
+class SYMBREAK_OT_analyze_symmetry(bpy.types.Operator):
+    """Find the start's point group, the subgroup the target keeps and the order parameter that
+    makes the task learnable (Curie's principle)"""
+
+    bl_idname = "symbreak.analyze_symmetry"
+    bl_label = "Analyze Symmetry"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            problem = inputs.problem(context)
+            checked = _symmetry(problem)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        state.store_symmetry(problem.source.obj, checked)
+        if checked["warning"]:
+            self.report({'WARNING'}, checked["warning"])
+        elif checked["learnable"]:
+            self.report({'INFO'}, checked["verdict"])
+        else:
+            self.report({'INFO'}, f"The target keeps {checked['kept_group']} of {checked['start_group']}: "
+                                  f"learnable with {checked['inputs']}")
+        return {'FINISHED'}
+
+
+class SYMBREAK_OT_use_order_parameter(bpy.types.Operator):
+    """Make the order parameter found by Analyze Symmetry the symmetry-breaking input"""
+
+    bl_idname = "symbreak.use_order_parameter"
+    bl_label = "Use Order Parameter"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            obj = inputs.active_mesh(context)
+        except ValueError as error:
+            return _fail(self, str(error))
+        found, record = state.suggested_order_parameter(obj), state.symmetry(obj)
+        if found is None or record is None:
+            return _fail(self, f"{obj.name!r} has no suggested order parameter: Analyze Symmetry first")
+        state.store_order_parameter(obj, found)
+        obj.symbreak.breaking = 'ORDER_PARAMETER'
+        if record["order_parameter"]["symmetry"] == record["kept_group"]:  # it breaks exactly what the target breaks
+            state.store_symmetry(obj, {**record, "inputs": f"the input {found.description}", "warning": ""})
+        self.report({'INFO'}, f"{obj.name!r} now breaks its symmetry with the order parameter {found.description}")
+        return {'FINISHED'}
+
+
+class SYMBREAK_OT_show_order_parameter(bpy.types.Operator):
+    """Draw the order parameter as a surface at the vertices' centre: the global symmetry-breaking
+    input, or else the one suggested by Analyze Symmetry"""
+
+    bl_idname = "symbreak.show_order_parameter"
+    bl_label = "Show Order Parameter"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            src = inputs.source(context)
+            extra = inputs.breaking(src)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        found = extra if extra is not None and extra.is_global else state.suggested_order_parameter(src.obj)
+        if found is None:
+            return _fail(self, f"{src.obj.name!r} has no global order parameter: Analyze Symmetry first")
+        surface = scene.build_order_parameter(src.obj, found, src.start,
+                                              level=context.scene.symbreak.display.signal_level)
+        self.report({'INFO'}, f"Order parameter {found.description} drawn in {surface.name!r}")
+        return {'FINISHED'}
+
+
 class SYMBREAK_OT_render_video(bpy.types.Operator):
     """Frame the camera, set lights and background, and render the scene to an MP4 (H.264)"""
 
@@ -350,6 +469,9 @@ class SYMBREAK_OT_render_video(bpy.types.Operator):
 
 CLASSES = [
     SYMBREAK_OT_add_seed_demo,
+    SYMBREAK_OT_analyze_symmetry,
+    SYMBREAK_OT_use_order_parameter,
+    SYMBREAK_OT_show_order_parameter,
     SYMBREAK_OT_train,
     SYMBREAK_OT_predict,
     SYMBREAK_OT_show_signals,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import bpy
 
 from . import inputs, state, worker
@@ -46,6 +48,52 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
             row.prop(s, "axis_b", text="")
         elif s.breaking == 'VERTEX_GROUP':
             box.prop_search(s, "vertex_group", obj, "vertex_groups")
+        elif s.breaking == 'ORDER_PARAMETER':
+            found = state.order_parameter(obj)
+            box.label(text=found.description if found else "None yet: Analyze Symmetry", icon='INFO')
+
+
+def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -> None:
+    """The stored Curie warning, if any, with the button that fixes it."""
+    if record is None or not record.get("warning"):
+        return
+    box = layout.box()
+    box.label(text=f"Not learnable with {record['inputs']}", icon='ERROR')
+    if "order_parameter" in record:
+        box.operator("symbreak.use_order_parameter", icon='CHECKMARK')
+
+
+class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
+    bl_label = "Analyze Symmetry"
+    bl_parent_id = "SYMBREAK_PT_main"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.active_object is not None and context.active_object.type == 'MESH'
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.operator("symbreak.analyze_symmetry", icon='MOD_MIRROR')
+        record = state.symmetry(context.active_object)
+        if record is None:
+            return
+        col = layout.box().column(align=True)
+        order = record.get("start_order")
+        col.label(text=f"Start: {record['start_group']}" + (f" ({order} operations)" if order else ""))
+        col.label(text=f"Kept by the target: {record['kept_group']}")
+        col.label(text=record["verdict"].split("; ")[0], icon='CHECKMARK' if record["learnable"] else 'ERROR')
+        found = record.get("order_parameter")
+        if found is not None:
+            col.separator()
+            col.label(text="Order parameter:")
+            col.label(text=found["description"])
+            row = col.row(align=True)
+            row.operator("symbreak.use_order_parameter", icon='CHECKMARK')
+            row.operator("symbreak.show_order_parameter", text="Show", icon='SPHERE')
+        if record["warning"]:
+            col.label(text=f"Not learnable with {record['inputs']}", icon='ERROR')
+        elif not record["learnable"]:
+            col.label(text=f"Learnable with {record['inputs']}", icon='CHECKMARK')
 
 
 class SYMBREAK_PT_network(SymBreakPanel, bpy.types.Panel):
@@ -84,6 +132,7 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
                             text=f"Step {job.iteration}/{job.total}  loss {job.loss:.4g}  (Esc cancels)")
         layout.operator("symbreak.train", icon='PLAY')
         obj = inputs.stored_prediction_owner(context)
+        draw_warning(layout, state.symmetry(obj))
         if obj is None or not state.has_model(obj):
             return
         losses = state.loss_history(obj)
@@ -140,6 +189,7 @@ class SYMBREAK_PT_render(SymBreakPanel, bpy.types.Panel):
 
 CLASSES = [
     SYMBREAK_PT_main,
+    SYMBREAK_PT_symmetry,
     SYMBREAK_PT_network,
     SYMBREAK_PT_training,
     SYMBREAK_PT_display,

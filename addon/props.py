@@ -127,6 +127,8 @@ class SymBreakObject(bpy.types.PropertyGroup):
         name="Symmetry Breaking",
         items=[('NONE', "None", "Only a scalar 1 on every point"),
                ('L2', "L=2 Axis Pair", "A global L=2 input Y₂(a) − Y₂(b), e.g. x²−y²"),
+               ('ORDER_PARAMETER', "Order Parameter",
+                "The global order parameter suggested by Analyze Symmetry (Use Order Parameter sets it)"),
                ('VERTEX_GROUP', "Vertex Group", "A per-vertex scalar from a vertex group's weights")],
         default='NONE')  # type: ignore[valid-type]
     axis_a: EnumProperty(name="Axis A", items=AXES, default='X')  # type: ignore[valid-type]
@@ -135,7 +137,8 @@ class SymBreakObject(bpy.types.PropertyGroup):
     role: EnumProperty(
         name="Role",
         items=[('SOURCE', "Source", ""), ('SIGNALS', "Signals", ""), ('GHOSTS', "Ghosts", ""),
-               ('TARGET', "Target", ""), ('LABEL', "Label", "")],
+               ('TARGET', "Target", ""), ('LABEL', "Label", ""),
+               ('ORDER_PARAMETER', "Order Parameter", "")],
         default='SOURCE')  # type: ignore[valid-type]
     final_loss: FloatProperty(name="Final Loss", default=0.0)  # type: ignore[valid-type]
     train_seconds: FloatProperty(name="Training Time", default=0.0)  # type: ignore[valid-type]

@@ -11,7 +11,7 @@ import bpy
 import numpy as np
 
 from . import mesh
-from .state import StoredPrediction
+from .state import OrderParameter, StoredPrediction
 
 POINTS_GROUP = "SymBreak Points"
 MOTION_KEY = "SymBreak Motion"
@@ -174,7 +174,8 @@ def show_as_points(obj: bpy.types.Object, radius: float, kind: str) -> bpy.types
 
 
 def text_object(name: str, body: str, location: Iterable[float], size: float,
-                collection: bpy.types.Collection) -> bpy.types.Object:
+                collection: Optional[bpy.types.Collection]) -> bpy.types.Object:
+    """A centred text, linked to ``collection`` (or nowhere yet, when None)."""
     curve = bpy.data.curves.new(name, 'FONT')
     curve.body = body
     curve.align_x = 'CENTER'
@@ -184,7 +185,7 @@ def text_object(name: str, body: str, location: Iterable[float], size: float,
     obj = bpy.data.objects.new(name, curve)
     obj.location = tuple(location)
     obj.symbreak.role = 'LABEL'
-    return link(obj, collection)
+    return obj if collection is None else link(obj, collection)
 
 
 # --- the seed demo ------------------------------------------------------------------------------
@@ -236,30 +237,59 @@ def signal_colors(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_signals(source: bpy.types.Object, p: StoredPrediction, *, scale: float, level: int) -> bpy.types.Object:
-    """One mesh holding a surface :math:`r = s|f(u)|` per vertex, coloured by sign.
+def _surface_mesh(name: str, surf: Any) -> bpy.types.Mesh:
+    """One mesh holding every surface of an ``engine.signals.Surfaces``, coloured by sign: copies
+    of the shared icosphere layout, everything written with ``foreach_set``."""
+    data = mesh.new_tiled_mesh(name, surf.vertices, surf.faces)
+    mesh.set_point_colors(data, "signal_color", signal_colors(surf.values).reshape(-1, 4))
+    mesh.set_point_floats(data, "signal", surf.values.reshape(-1))
+    mesh.smooth_faces(data)
+    data.materials.append(material('signal'))
+    return data
 
-    Vectorised: the engine returns every surface at once; faces are the shared icosphere faces
-    offset per surface; everything is written with ``foreach_set``.
-    """
+
+def build_signals(source: bpy.types.Object, p: StoredPrediction, *, scale: float, level: int) -> bpy.types.Object:
+    """One mesh holding a surface :math:`r = s|f(u)|` per vertex, coloured by sign (vectorised: the
+    engine returns every surface at once)."""
     from ..engine import signals
 
     coefficients = p.signals
     if coefficients.shape[1] == 3:  # 'vector' output: draw each vector as its L ≤ 1 signal
         coefficients = signals.project(p.displacements, lmax=1)
     surf = signals.surfaces(coefficients, p.start, scale=scale, level=level)
-    count, per = surf.vertices.shape[:2]
-    faces = (surf.faces[None, :, :] + (np.arange(count) * per)[:, None, None]).reshape(-1, 3)
     remove_object(child(source, 'SIGNALS'))
     name = f"{source.name} Signals"
-    data = mesh.new_mesh(name, surf.vertices.reshape(-1, 3), faces=faces)
-    mesh.set_point_colors(data, "signal_color", signal_colors(surf.values).reshape(-1, 4))
-    mesh.set_point_floats(data, "signal", surf.values.reshape(-1))
-    mesh.smooth_faces(data)
-    data.materials.append(material('signal'))
-    obj = bpy.data.objects.new(name, data)
-    obj["symbreak_surface_vertices"] = int(per)
+    obj = bpy.data.objects.new(name, _surface_mesh(name, surf))
+    obj["symbreak_surface_vertices"] = int(surf.vertices.shape[1])
     return _attach(obj, source, 'SIGNALS')
+
+
+ORDER_PARAMETER_SIZE = 0.3  # the surface's largest radius, relative to the points' rms radius
+
+
+def build_order_parameter(source: bpy.types.Object, p: OrderParameter, points: np.ndarray, *,
+                          level: int) -> bpy.types.Object:
+    """A global order parameter's surface :math:`r \\propto |f(u)|` at the centre of the world
+    ``points`` ``(N, 3)``, its largest radius ``ORDER_PARAMETER_SIZE`` times their rms radius,
+    with its description as a label to the right. Replaces the previous one."""
+    from ..engine import signals
+
+    centre = points.mean(axis=0)
+    radius = ORDER_PARAMETER_SIZE * float(np.sqrt(((points - centre) ** 2).sum(axis=1).mean()))
+    signal = np.zeros((1, signals.signal_dim(p.l)))
+    signal[0, p.l ** 2:] = p.coefficients  # the degree-l block of a full signal
+    peak = np.abs(signals.evaluate(signal, signals.sphere_grid(level)[0])).max()
+    surf = signals.surfaces(signal, centre[None], scale=radius / peak, level=level)
+    remove_object(child(source, 'ORDER_PARAMETER'))
+    remove_object(child(source, 'LABEL'))
+    name = f"{source.name} Order Parameter"
+    obj = _attach(bpy.data.objects.new(name, _surface_mesh(name, surf)), source, 'ORDER_PARAMETER')
+    reach = float(np.linalg.norm(points - centre, axis=1).max())
+    label = text_object(f"{name} Label", f"order parameter\n{p.description}",
+                        centre + (1.3 * reach, 0.0, 0.0), 0.75 * radius, None)
+    label.data.align_x, label.data.align_y = 'LEFT', 'CENTER'
+    _attach(label, source, 'LABEL')
+    return obj
 
 
 # --- animation ----------------------------------------------------------------------------------

@@ -6,7 +6,10 @@
 - ``symbreak_config``: the network settings as JSON text;
 - ``symbreak_prediction``: the latest decoded prediction (indices, start, displacements, signals,
   ambiguity and tied peaks), arrays only;
-- ``symbreak_target``: the target positions used for training (world space).
+- ``symbreak_target``: the target positions used for training (world space);
+- ``symbreak_symmetry``: the latest symmetry analysis (groups, verdict, suggested order parameter)
+  and the warning for the inputs it was checked with;
+- ``symbreak_order_parameter``: the order parameter used as the symmetry-breaking input.
 
 Nothing here is ever unpickled; a saved file carries everything, no external file is needed.
 """
@@ -26,6 +29,8 @@ LOSS = "symbreak_loss"
 CONFIG = "symbreak_config"
 PREDICTION = "symbreak_prediction"
 TARGET = "symbreak_target"
+SYMMETRY = "symbreak_symmetry"
+ORDER_PARAMETER = "symbreak_order_parameter"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,20 @@ class StoredPrediction:
     @property
     def predicted(self) -> np.ndarray:
         return self.start + self.displacements
+
+
+@dataclass(frozen=True)
+class OrderParameter:
+    """A symmetry-breaking input of degree ``l`` and parity :math:`(-1)^l` in world space:
+    ``coefficients`` ``(2l+1,)`` for one global feature, or ``(N, 2l+1)`` per vertex."""
+
+    l: int
+    coefficients: np.ndarray
+    description: str
+
+    @property
+    def is_global(self) -> bool:
+        return self.coefficients.ndim == 1
 
 
 def has_model(obj: Optional[bpy.types.Object]) -> bool:
@@ -114,8 +133,39 @@ def prediction(obj: bpy.types.Object) -> StoredPrediction:
     )
 
 
+def store_symmetry(obj: bpy.types.Object, record: dict[str, Any]) -> None:
+    """Keep a symmetry analysis: ``engine.symmetry.analyze``'s result plus ``inputs`` and ``warning``
+    (the inputs it was checked with, and "" if they make the task learnable). The per-point order
+    parameter is left out; a missing key stands for None."""
+    obj[SYMMETRY] = {k: v for k, v in record.items() if v is not None and k != "point_order_parameter"}
+
+
+def symmetry(obj: Optional[bpy.types.Object]) -> Optional[dict[str, Any]]:
+    return obj[SYMMETRY].to_dict() if obj is not None and SYMMETRY in obj.keys() else None
+
+
+def suggested_order_parameter(obj: Optional[bpy.types.Object]) -> Optional[OrderParameter]:
+    """The global order parameter of the latest symmetry analysis, if it found one."""
+    found = (symmetry(obj) or {}).get("order_parameter")
+    if found is None:
+        return None
+    return OrderParameter(int(found["l"]), np.array(found["coefficients"], dtype=np.float64), found["description"])
+
+
+def store_order_parameter(obj: bpy.types.Object, p: OrderParameter) -> None:
+    obj[ORDER_PARAMETER] = {"l": int(p.l), "coefficients": np.asarray(p.coefficients, dtype=np.float64),
+                            "description": p.description}
+
+
+def order_parameter(obj: bpy.types.Object) -> Optional[OrderParameter]:
+    if ORDER_PARAMETER not in obj.keys():
+        return None
+    g = obj[ORDER_PARAMETER]
+    return OrderParameter(int(g["l"]), np.array(g["coefficients"], dtype=np.float64), str(g["description"]))
+
+
 def clear(obj: bpy.types.Object) -> None:
-    for key in (MODEL, LOSS, CONFIG, PREDICTION, TARGET):
+    for key in (MODEL, LOSS, CONFIG, PREDICTION, TARGET, SYMMETRY, ORDER_PARAMETER):
         if key in obj.keys():
             del obj[key]
 

@@ -1,7 +1,8 @@
 """SymBreak benchmarks: measured times and ratios against a baseline measured in the same run.
 
 Each measurement runs in a fresh Python process, timed from after ``import torch, e3nn``,
-so model construction and every precomputation are counted on both sides.
+so model construction and every precomputation are counted on both sides. The add-on's
+measurements also register it first (bpy module, headless) and time only the operator.
 
     python scripts/bench.py                 # everything
     python scripts/bench.py training scale  # chosen sections
@@ -15,6 +16,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,6 +83,36 @@ def measure_scale(n: int, dtype_name: str) -> dict:
             "peak_mib": peak / 1024, "ambiguous": int(prediction.ambiguous.sum())}
 
 
+def measure_show_signals(n: int, level: int) -> dict:
+    """``symbreak.show_signals`` on ``n`` vertices with a stored prediction, at icosphere ``level``."""
+    import bpy
+    import numpy as np
+
+    from render_demo import load_addon
+
+    load_addon().register()
+    from symbreak.addon import mesh, state
+    from symbreak.engine.signals import project
+
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0.0, 10.0, size=(n, 3))
+    displacements = rng.normal(size=(n, 3))
+    obj = bpy.data.objects.new("Points", mesh.new_mesh("Points", points))
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    state.store_prediction(obj, state.StoredPrediction(
+        indices=np.arange(n), start=points, displacements=displacements, signals=project(displacements),
+        ambiguous=np.zeros(n, dtype=bool), peaks=list(displacements[:, None, :])))
+    bpy.context.scene.symbreak.display.signal_level = level
+    began = time.perf_counter()
+    if bpy.ops.symbreak.show_signals() != {'FINISHED'}:
+        raise RuntimeError("symbreak.show_signals did not finish")
+    seconds = time.perf_counter() - began
+    surfaces = bpy.data.objects["Points Signals"]
+    return {"seconds": seconds, "vertices": len(surfaces.data.vertices),
+            "per_surface": surfaces["symbreak_surface_vertices"]}
+
+
 def training_section(iterations: int) -> list[str]:
     from engine import TASKS
 
@@ -105,7 +137,34 @@ def scale_section() -> list[str]:
     return rows
 
 
-SECTIONS = {"training": training_section, "scale": scale_section}
+def show_signals_section() -> list[str]:
+    rows = ["| vertices | icosphere level | vertices per surface | mesh vertices | time (s) | goal |",
+            "|---|---|---|---|---|---|"]
+    r = _measure("show_signals", "1000", "4")
+    rows.append(f"| 1,000 | 4 | {r['per_surface']:,} | {r['vertices']:,} | {r['seconds']:.2f} | < 2 s |")
+    print(rows[-1], flush=True)
+    return rows
+
+
+def demo_section() -> list[str]:
+    """``scripts/render_demo.py`` at its defaults, in a fresh process: its own split and the wall time."""
+    rows = ["| training (s) | building (s) | rendering (s) | setup (s) | script total (s) | process wall (s) |",
+            "|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as folder:
+        began = time.perf_counter()
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "render_demo.py"),
+                              "--out", os.path.join(folder, "symmetry_breaking.mp4")],
+                             check=True, capture_output=True, text=True, cwd=ROOT).stdout
+        wall = time.perf_counter() - began
+    t = json.loads(out.strip().splitlines()[-1])
+    rows.append(f"| {t['training']:.1f} | {t['building']:.1f} | {t['rendering']:.1f} | {t['setup']:.1f} | "
+                f"{t['total']:.1f} | {wall:.1f} |")
+    print(rows[-1], flush=True)
+    return rows
+
+
+SECTIONS = {"training": training_section, "scale": scale_section, "show_signals": show_signals_section,
+            "demo": demo_section}
 
 
 def main() -> None:
@@ -116,6 +175,8 @@ def main() -> None:
 
         if kind == "training":
             print(json.dumps(measure_training(args[0], args[1], int(args[2]))))
+        elif kind == "show_signals":
+            print(json.dumps(measure_show_signals(int(args[0]), int(args[1]))))
         else:
             print(json.dumps(measure_scale(int(args[0]), args[1])))
         return

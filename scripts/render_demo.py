@@ -5,7 +5,7 @@
     .venv/bin/python scripts/render_demo.py --out out/symmetry_breaking.mp4
 
 Registers the add-on from this repository, adds the seed demo, trains the three tasks live,
-shows their signals, bakes the animation and renders an MP4 (H.264) plus a PNG contact sheet of
+shows their signals (and Task 3's order parameter), bakes the animation and renders an MP4 (H.264) plus a PNG contact sheet of
 key frames next to it. Prints the wall time split into training, building and rendering.
 """
 
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         run("training", bpy.ops.symbreak.train)
         run("building", bpy.ops.symbreak.show_signals)
         run("building", bpy.ops.symbreak.animate)
+        if obj.symbreak.breaking != 'NONE':
+            run("building", bpy.ops.symbreak.show_order_parameter)
         summary.append(f"{obj.name}: loss {obj.symbreak.final_loss:.3g} in {obj.symbreak.train_seconds:.2f} s")
 
     out = Path(args.out).resolve()

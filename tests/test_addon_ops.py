@@ -157,6 +157,7 @@ def test_show_signals_counts_and_colours(symbreak):
     per_vertices, per_faces = 10 * 4 ** 2 + 2, 20 * 4 ** 2
     assert len(signals.data.vertices) == 4 * per_vertices
     assert len(signals.data.polygons) == 4 * per_faces
+    assert len(signals.data.edges) == 4 * 30 * 4 ** 2 and not signals.data.validate()  # a valid mesh
     values = np.empty(len(signals.data.vertices), dtype=np.float32)
     signals.data.attributes["signal"].data.foreach_get("value", values)
     colors = np.empty(len(values) * 4, dtype=np.float32)

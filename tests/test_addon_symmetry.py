@@ -1,0 +1,214 @@
+"""Symmetry analysis in the add-on (bpy 5.0, headless): Analyze Symmetry, Use Order Parameter,
+Train's Curie warning and the order-parameter surface, checked on the data they store and make."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from test_addon_ops import activate, demo, expect_cancelled  # noqa: E402
+
+ITERATIONS = 10
+
+
+@pytest.fixture(autouse=True)
+def fast_training(symbreak):
+    bpy.context.scene.symbreak.training.iterations = ITERATIONS
+    yield symbreak
+
+
+def task(number):
+    demo()
+    obj = bpy.data.objects[f"Task {number}"]
+    activate(obj)
+    return obj
+
+
+def order_parameter_signal(found):
+    """A stored order parameter padded into a full signal, evaluated at ±x, ±y and z."""
+    from symbreak.engine import signals
+
+    l = int(found["l"])
+    signal = np.zeros(signals.signal_dim(l))
+    signal[l * l:] = found["coefficients"]
+    directions = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1]], dtype=float)
+    return signals.evaluate(signal[None], directions)[0]
+
+
+def test_analyze_square_to_rectangle(symbreak):
+    from symbreak.addon import state
+
+    obj = task(2)
+    assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
+    record = state.symmetry(obj)
+    assert (record["start_group"], record["start_order"]) == ("D4h", 16)
+    assert (record["kept_group"], record["kept_order"]) == ("D2h", 8)
+    assert not record["learnable"] and record["broken_operations"] == 8
+    assert record["verdict"].startswith("Not learnable")
+    found = record["order_parameter"]
+    assert (found["l"], found["parity"]) == (2, "even") and "x² − y²" in found["description"]
+    at_x, at_minus_x, at_y, at_minus_y, at_z = order_parameter_signal(found)  # ∝ x² − y²
+    assert at_x == pytest.approx(at_minus_x) and at_y == pytest.approx(at_minus_y)
+    assert at_x == pytest.approx(-at_y) and abs(at_x) > 0.1 and at_z == pytest.approx(0.0, abs=1e-6)
+    assert "Not learnable with no symmetry-breaking input" in record["warning"]
+
+
+def test_analyze_rectangle_to_square_is_learnable(symbreak):
+    from symbreak.addon import state
+
+    obj = task(1)
+    assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
+    record = state.symmetry(obj)
+    assert record["learnable"] and record["start_group"] == record["kept_group"] == "D2h"
+    assert "order_parameter" not in record and record["warning"] == ""
+    assert record["verdict"].startswith("Learnable")
+
+
+def test_task_3_input_already_breaks_the_symmetry(symbreak):
+    from symbreak.addon import state
+
+    obj = task(3)
+    assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
+    record = state.symmetry(obj)
+    assert not record["learnable"] and record["warning"] == ""  # the task, not the inputs
+    assert record["inputs"] == "the input L=2, even, ∝ x² − y²"
+
+
+def test_use_order_parameter_fixes_training(symbreak, capfd):
+    from symbreak.addon import inputs, state
+    from symbreak.engine.symmetry import curie_check
+
+    obj = task(2)
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}  # it warns but still trains, as in Task 2
+    assert "Warning: Not learnable with no symmetry-breaking input" in capfd.readouterr().out
+    assert "L=2, even" in state.symmetry(obj)["warning"] and state.has_model(obj)
+
+    assert bpy.ops.symbreak.use_order_parameter() == {'FINISHED'}
+    assert obj.symbreak.breaking == 'ORDER_PARAMETER' and state.symmetry(obj)["warning"] == ""
+    problem = inputs.problem(bpy.context)
+    assert problem.breaking.l == 2 and str(problem.features.irreps) == "0e+1x2e"
+    assert curie_check(problem.source.start, problem.target,
+                       feature=(problem.breaking.l, problem.breaking.coefficients)).learnable
+
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    assert "Warning" not in capfd.readouterr().out
+    assert state.symmetry(obj)["warning"] == ""
+    assert bpy.ops.symbreak.predict() == {'FINISHED'}  # the stored input matches the model
+
+
+def test_order_parameter_surface(symbreak):
+    from symbreak.addon import mesh
+    from symbreak.engine import signals
+
+    obj = task(3)
+    bpy.context.scene.symbreak.display.signal_level = 3
+    assert bpy.ops.symbreak.show_order_parameter() == {'FINISHED'}
+    assert bpy.ops.symbreak.show_order_parameter() == {'FINISHED'}  # rebuilding replaces
+    surfaces = [c for c in obj.children if c.symbreak.role == 'ORDER_PARAMETER']
+    labels = [c for c in obj.children if c.symbreak.role == 'LABEL']
+    assert len(surfaces) == 1 and len(labels) == 1 and "x² − y²" in labels[0].data.body
+    surface = surfaces[0]
+    assert len(surface.data.vertices) == 10 * 4 ** 3 + 2 and len(surface.data.polygons) == 20 * 4 ** 3
+    assert not surface.data.validate()
+    centre = mesh.world_positions(obj).mean(axis=0)
+    offsets = mesh.world_positions(surface) - centre
+    values = np.empty(len(offsets), dtype=np.float32)
+    surface.data.attributes["signal"].data.foreach_get("value", values)
+    distance = np.linalg.norm(offsets, axis=1)
+    grid = signals.sphere_grid(3)[0]  # the surface is r = s|f(u)| u over this grid
+    np.testing.assert_allclose(offsets, distance[:, None] * grid, atol=1e-5)
+    along = np.abs(grid) > 0.99
+    assert (values[along[:, 0]] > 0).all() and (values[along[:, 1]] < 0).all()  # x² − y²: red on x, blue on y
+    assert distance[along[:, 0]].min() > 0.99 * distance.max() and distance[along[:, 2]].max() < 1e-6
+
+
+def test_surface_of_the_suggested_order_parameter(symbreak):
+    obj = task(2)
+    expect_cancelled(bpy.ops.symbreak.show_order_parameter, "Analyze Symmetry first")
+    bpy.ops.symbreak.analyze_symmetry()
+    assert bpy.ops.symbreak.show_order_parameter() == {'FINISHED'}
+    assert any(c.symbreak.role == 'ORDER_PARAMETER' for c in obj.children)
+
+
+class Layout:
+    """Records what a panel draws."""
+
+    def __init__(self, drawn):
+        self.drawn = drawn
+
+    def label(self, text="", **_):
+        self.drawn.append(text)
+
+    def operator(self, idname, **_):
+        self.drawn.append(idname)
+
+    def __getattr__(self, name):  # box, row, column, prop, separator, ...
+        return lambda *args, **kwargs: self
+
+
+def draw(panel):
+    drawn = []
+    panel.draw(SimpleNamespace(layout=Layout(drawn)), bpy.context)
+    return drawn
+
+
+def test_panel_shows_analysis_warning_and_fix(symbreak):
+    from symbreak.addon import panel
+
+    task(2)
+    bpy.ops.symbreak.train()
+    shown = draw(panel.SYMBREAK_PT_symmetry)
+    assert "Start: D4h (16 operations)" in shown and "Kept by the target: D2h" in shown
+    assert any(t.startswith("Not learnable: the target breaks 8 of the 16") for t in shown)
+    assert any("x² − y²" in t for t in shown) and "symbreak.use_order_parameter" in shown
+    assert "Not learnable with no symmetry-breaking input" in shown
+    training = draw(panel.SYMBREAK_PT_training)
+    assert "Not learnable with no symmetry-breaking input" in training
+    assert "symbreak.use_order_parameter" in training
+    bpy.ops.symbreak.use_order_parameter()
+    assert "symbreak.use_order_parameter" not in draw(panel.SYMBREAK_PT_training)
+
+
+# --- bad input: CANCELLED with a report, scene unchanged ---------------------------------------------
+
+OPERATORS = ["analyze_symmetry", "use_order_parameter", "show_order_parameter"]
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+def test_no_active_object(symbreak, op):
+    demo()
+    activate(None)
+    expect_cancelled(getattr(bpy.ops.symbreak, op), "No active object")
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+def test_non_mesh(symbreak, op):
+    demo()
+    activate(bpy.data.objects["Task 1 Label"])
+    expect_cancelled(getattr(bpy.ops.symbreak, op), "not a mesh")
+
+
+def test_nothing_to_use_before_analysis(symbreak):
+    task(2)
+    expect_cancelled(bpy.ops.symbreak.use_order_parameter, "Analyze Symmetry first")
+
+
+def test_order_parameter_input_before_there_is_one(symbreak, capfd):
+    from symbreak.addon import state
+
+    obj = task(2)
+    obj.symbreak.breaking = 'ORDER_PARAMETER'  # chosen before Analyze Symmetry found one: no input yet
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    assert "Warning: Not learnable with no symmetry-breaking input" in capfd.readouterr().out
+    assert bpy.ops.symbreak.use_order_parameter() == {'FINISHED'}
+    assert state.order_parameter(obj).l == 2
+
+
+def test_analyze_needs_a_target(symbreak):
+    activate(bpy.data.objects["Cube"])
+    expect_cancelled(bpy.ops.symbreak.analyze_symmetry, "no shape key")
