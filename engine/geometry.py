@@ -78,6 +78,7 @@ class Geometry:
     Attributes
     ----------
     source, destination : ``(E,)`` long tensors
+    lengths : ``(E,)`` edge lengths
     harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope`
     embedding : ``(E, number_of_basis)``
     neighbours : float, mean number of neighbours, weighted by :func:`envelope`
@@ -94,7 +95,8 @@ class Geometry:
         weights = envelope(vectors.norm(dim=-1), radius)
         self.harmonics = weights[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
                                                                    normalization="component")
-        self.embedding = radial_basis(vectors.norm(dim=-1), max_radius, number_of_basis)
+        self.lengths = vectors.norm(dim=-1)
+        self.embedding = radial_basis(self.lengths, max_radius, number_of_basis)
         self.neighbours = float(weights.sum()) / len(positions)
         self.all_pairs = radius is None
         self._kernels: dict[int, torch.Tensor] = {}

@@ -158,11 +158,11 @@ def _neighbours(level: int) -> np.ndarray:
 
 
 def _local_maxima(values: np.ndarray, level: int) -> np.ndarray:
-    """``(S, V)`` mask of grid vertices not lower than any neighbour."""
+    """``(V, S)`` mask of grid vertices (rows) not lower than any neighbour, for each signal."""
     neighbours = _neighbours(level)
-    highest = values[:, neighbours[:, 0]]
+    highest = values[neighbours[:, 0]]
     for k in range(1, neighbours.shape[1]):
-        np.maximum(highest, values[:, neighbours[:, k]], out=highest)
+        np.maximum(highest, values[neighbours[:, k]], out=highest)
     return values >= highest
 
 
@@ -211,28 +211,44 @@ def decode(signals: np.ndarray, *, tolerance: float = 1e-3, level: int = 3) -> P
     refined by Newton's method on the sphere. A peak is kept when its height is within
     ``tolerance`` × (largest :math:`|f|`) of the highest; two kept peaks make the signal
     ``ambiguous``. The displacement is :math:`f(\hat u^*)\,\hat u^*` for the highest peak
-    :math:`\hat u^*`, and zero where the highest value is not positive.
+    :math:`\hat u^*`, and zero where the highest value is not positive. Signals are decoded in
+    blocks, so memory stays bounded for any number of them.
     """
     signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
-    n = len(signals)
-    grid, _ = sphere_grid(level)
-    values = evaluate(signals, grid)
-    scale = np.abs(values).max(axis=1)
-    high = values >= values.max(axis=1, keepdims=True) - 0.2 * scale[:, None]  # far lower lobes can't win
-    candidates = _local_maxima(values, level) & high & (values > 0) & (scale[:, None] > 1e-12)
-    owner, vertex = np.nonzero(candidates)
-
-    peaks = [np.zeros((1, 3)) for _ in range(n)]
-    if len(owner):
-        c = torch.as_tensor(signals[owner])
-        u = _refine(c, torch.as_tensor(grid[vertex])).numpy()
-        height = np.einsum("kd,kd->k", signals[owner], spherical_harmonics(lmax_of(signals.shape[1]), u))
-        for s in np.unique(owner):
-            mine = owner == s
-            peaks[s] = _ties(u[mine], height[mine], tolerance * scale[s])
-    displacements = np.stack([p[0] for p in peaks])
-    ambiguous = np.array([len(p) > 1 for p in peaks])
+    peaks = [p for start in range(0, len(signals), DECODE_BLOCK)
+             for p in _decode_block(signals[start:start + DECODE_BLOCK], tolerance, level)]
+    displacements = np.stack([p[0] for p in peaks]) if peaks else np.zeros((0, 3))
+    ambiguous = np.array([len(p) > 1 for p in peaks], dtype=bool)
     return Peaks(displacements, ambiguous, peaks)
+
+
+DECODE_BLOCK = 8192
+
+
+def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.ndarray]:
+    grid, _ = sphere_grid(level)
+    values = spherical_harmonics(lmax_of(signals.shape[1]), grid) @ signals.T  # (V, S): neighbours are rows
+    scale = np.abs(values).max(axis=0)
+    high = values >= values.max(axis=0) - 0.1 * scale  # far lower lobes can't win
+    candidates = _local_maxima(values, level) & high & (values > 0) & (scale > 1e-12)
+    owner, vertex = np.nonzero(candidates.T)  # sorted by owner
+    peaks = [np.zeros((1, 3))] * len(signals)
+    if not len(owner):
+        return peaks
+    u = _refine(torch.as_tensor(signals[owner]), torch.as_tensor(grid[vertex])).numpy()
+    height = np.einsum("kd,kd->k", signals[owner], spherical_harmonics(lmax_of(signals.shape[1]), u))
+    bounds = np.searchsorted(owner, np.arange(len(signals) + 1))
+    top = np.maximum.reduceat(height, bounds[:-1][np.diff(bounds) > 0])
+    contenders = np.bincount(owner[height >= np.repeat(top, np.diff(bounds)[np.diff(bounds) > 0])
+                                   - tolerance * scale[owner]], minlength=len(signals))
+    for s in np.nonzero(np.diff(bounds))[0]:
+        a, b = bounds[s], bounds[s + 1]
+        if contenders[s] == 1:
+            k = a + np.argmax(height[a:b])
+            peaks[s] = height[k] * u[k:k + 1]
+        else:
+            peaks[s] = _ties(u[a:b], height[a:b], tolerance * scale[s])
+    return peaks
 
 
 def _ties(u: np.ndarray, height: np.ndarray, tolerance: float) -> np.ndarray:

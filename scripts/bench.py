@@ -60,7 +60,7 @@ def measure_training(side: str, task_name: str, iterations: int) -> dict:
 
 
 def measure_scale(n: int, dtype_name: str) -> dict:
-    """Inference on ``n`` random points (about 15 neighbours each within the radius)."""
+    """Inference on ``n`` random points, one per unit volume: about 8 neighbours within radius 1.25."""
     import resource
 
     import numpy as np
@@ -73,7 +73,7 @@ def measure_scale(n: int, dtype_name: str) -> dict:
     positions = rng.uniform(0.0, n ** (1 / 3), size=(n, 3))  # one point per unit volume
     began = time.perf_counter()
     torch.manual_seed(0)
-    model = Network(ModelConfig(radius=1.5))
+    model = Network(ModelConfig(radius=1.25))
     geometry = model.config.geometry(positions, dtype=getattr(torch, dtype_name))
     built = time.perf_counter()
     prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
