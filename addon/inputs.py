@@ -114,6 +114,8 @@ def breaking(src: Source) -> Optional[state.OrderParameter]:
         return state.OrderParameter(2, c, f"L=2, even, ∝ {s.axis_a.lower()}² − {s.axis_b.lower()}²")
     if s.breaking == 'ORDER_PARAMETER':  # None until Use Order Parameter stores one
         return state.order_parameter(obj)
+    if s.breaking == 'LEARNED':  # None until Learn Order Parameter stores one
+        return state.learned_order_parameter(obj)
     weights = mesh.vertex_weights(obj, s.vertex_group)[src.indices]
     return state.OrderParameter(0, weights[:, None], f"L=0, the weights of vertex group {s.vertex_group!r}")
 
@@ -125,7 +127,8 @@ def features(n: int, extra: Optional[state.OrderParameter]) -> Any:
     if extra is None:
         return Features.scalar(n)
     if extra.is_global:
-        return Features.with_global(n, l=extra.l, coefficients=extra.coefficients)
+        return Features(irreps=f"0e+{extra.irreps}",
+                        values=np.concatenate([np.ones((n, 1)), np.tile(extra.coefficients, (n, 1))], axis=1))
     # per vertex: only a vertex group's weights, of degree 0
     return Features(irreps="0e+0e", values=np.concatenate([np.ones((n, 1)), extra.coefficients], axis=1))
 

@@ -47,6 +47,20 @@ class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
         return {'FINISHED'}
 
 
+def _curie(start: np.ndarray, target: np.ndarray, extra: Optional[state.OrderParameter]) -> Any:
+    """``engine.symmetry.curie_check`` with the input ``extra``. The engine takes one degree at a
+    time, so each degree that matters (``OrderParameter.significant``) is checked alone: the task is
+    learnable when one of them makes it so, since further degrees only break more symmetry.
+    Otherwise the largest degree's report stands; with no degree that matters, the check without it."""
+    from ..engine import symmetry
+
+    blocks = [] if extra is None else extra.significant()
+    reports = [symmetry.curie_check(start, target, feature=block) for block in blocks]
+    if not reports:
+        return symmetry.curie_check(start, target)
+    return next((r for r in reports if r.learnable), reports[0])
+
+
 def _symmetry(problem: inputs.Problem) -> dict[str, Any]:
     """``engine.symmetry.analyze`` of the problem, plus the Curie check with its current inputs:
     ``inputs`` names them and ``warning`` says how to fix them ("" when the task is learnable)."""
@@ -54,7 +68,7 @@ def _symmetry(problem: inputs.Problem) -> dict[str, Any]:
 
     start, target, extra = problem.source.start, problem.target, problem.breaking
     analysis = symmetry.analyze(start, target)
-    report = symmetry.curie_check(start, target, feature=None if extra is None else (extra.l, extra.coefficients))
+    report = _curie(start, target, extra)
     named = "no symmetry-breaking input" if extra is None else f"the input {extra.description}"
     warning = ""
     if not report.learnable:
@@ -103,24 +117,96 @@ def _summary(obj: bpy.types.Object, result: Any) -> str:
             f"final loss {obj.symbreak.final_loss:.3g}{tied}")
 
 
-class SYMBREAK_OT_train(bpy.types.Operator):
+class _Background(bpy.types.Operator):
+    """The modal half of an operator whose engine call runs in a :class:`worker.Job`, one at a
+    time: a timer polls the job and Esc cancels it; the result is stored on the main thread. A
+    subclass starts the job in ``invoke`` with :meth:`_start`, and says what it is ``_doing``,
+    what the status bar shows while it runs (``_running``) and how the result is kept and reported
+    (``_keep``, which ``execute`` calls too)."""
+
+    _doing = ""
+    _timer: Any = None
+    _job: Optional[worker.Job] = None
+    _obj: Optional[bpy.types.Object] = None
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if worker.current is not None and not worker.current.done:
+            cls.poll_message_set("SymBreak is already training or learning")
+            return False
+        return context.scene is not None
+
+    def _start(self, context: bpy.types.Context, obj: bpy.types.Object, job: worker.Job) -> set[str]:
+        self._obj, self._job = obj, job
+        worker.current = job.start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, max(1, job.total))
+        wm.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
+        raise NotImplementedError
+
+    def _keep(self, context: bpy.types.Context, result: Any) -> None:
+        """Store ``result`` on the object and report what was done."""
+        raise NotImplementedError
+
+    def _status(self, context: bpy.types.Context, text: Optional[str]) -> None:
+        if context.workspace is not None:
+            context.workspace.status_text_set(text)
+        for area in context.screen.areas if context.screen else []:
+            if area.type == 'VIEW_3D':
+                area.tag_redraw()
+
+    def _finish(self, context: bpy.types.Context) -> None:
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        self._status(context, None)
+
+    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
+        job, obj = self._job, self._obj
+        assert job is not None and obj is not None
+        if event.type == 'ESC' and event.value == 'PRESS':
+            job.cancel()
+            job.wait(0.5)
+        if not job.done and not job.cancelled:
+            if event.type == 'TIMER':
+                context.window_manager.progress_update(job.iteration)
+                self._status(context, self._running(obj, job))
+            return {'PASS_THROUGH'}
+        self._finish(context)
+        if job.cancelled:  # a job that cannot stop early runs on, and its result is dropped
+            self.report({'WARNING'}, f"{self._doing.capitalize()} cancelled; nothing was changed")
+            return {'CANCELLED'}
+        if job.error is not None:
+            return _fail(self, f"{self._doing.capitalize()} failed: {job.error}")
+        try:
+            obj.name  # the object may have been deleted meanwhile
+        except ReferenceError:
+            return _fail(self, f"The object was deleted while {self._doing}")
+        self._keep(context, job.result)
+        return {'FINISHED'}
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        self._finish(context)
+
+
+class SYMBREAK_OT_train(_Background):
     """Train the network to move the source vertices to the target (Esc cancels)"""
 
     bl_idname = "symbreak.train"
     bl_label = "Train"
     bl_options = {'REGISTER', 'UNDO'}
 
-    _timer: Any = None
-    _job: Optional[worker.Job] = None
+    _doing = "training"
     _problem: Optional[inputs.Problem] = None
     _checked: Optional[dict[str, Any]] = None
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if worker.current is not None and not worker.current.done:
-            cls.poll_message_set("A training is already running")
-            return False
-        return context.scene is not None
 
     def _kwargs(self, context: bpy.types.Context, problem: inputs.Problem) -> dict[str, Any]:
         t = context.scene.symbreak.training
@@ -139,8 +225,8 @@ class SYMBREAK_OT_train(bpy.types.Operator):
             return _fail(self, str(error))
         except TrainingCancelled:
             return _fail(self, "Training cancelled")
-        _store_training(context, problem, result, checked)
-        self.report({'INFO'}, _summary(problem.source.obj, result))
+        self._problem, self._checked = problem, checked
+        self._keep(context, result)
         return {'FINISHED'}
 
     def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
@@ -153,61 +239,77 @@ class SYMBREAK_OT_train(bpy.types.Operator):
             return _fail(self, str(error))
         kwargs = self._kwargs(context, problem)
         self._problem, self._checked = problem, _checked_symmetry(self, problem)
-        self._job = worker.current = worker.Job(train, kwargs["iterations"], **kwargs).start()
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, kwargs["iterations"])
-        wm.modal_handler_add(self)
-        return {'RUNNING_MODAL'}
+        return self._start(context, problem.source.obj, worker.Job(train, kwargs["iterations"], **kwargs))
 
-    def _status(self, context: bpy.types.Context, text: Optional[str]) -> None:
-        if context.workspace is not None:
-            context.workspace.status_text_set(text)
-        for area in context.screen.areas if context.screen else []:
-            if area.type == 'VIEW_3D':
-                area.tag_redraw()
+    def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
+        return (f"SymBreak: training {obj.name} — step {job.iteration}/{job.total}, loss {job.loss:.4g} "
+                "(Esc to cancel)")
 
-    def _finish(self, context: bpy.types.Context) -> None:
-        wm = context.window_manager
-        if self._timer is not None:
-            wm.event_timer_remove(self._timer)
-            self._timer = None
-        wm.progress_end()
-        self._status(context, None)
+    def _keep(self, context: bpy.types.Context, result: Any) -> None:
+        assert self._problem is not None
+        _store_training(context, self._problem, result, self._checked)
+        self.report({'INFO'}, _summary(self._problem.source.obj, result))
 
-    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
-        job, problem = self._job, self._problem
-        assert job is not None and problem is not None
-        if event.type == 'ESC' and event.value == 'PRESS':
-            job.cancel()
-            job.wait(0.5)
-        if not job.done:
-            if event.type == 'TIMER':
-                context.window_manager.progress_update(job.iteration)
-                self._status(context, f"SymBreak: training {problem.source.obj.name} — step "
-                                      f"{job.iteration}/{job.total}, loss {job.loss:.4g} (Esc to cancel)")
-            return {'PASS_THROUGH'}
-        self._finish(context)
-        from ..engine import TrainingCancelled
 
-        if isinstance(job.error, TrainingCancelled) or (job.cancelled and job.error is not None):
-            self.report({'WARNING'}, "Training cancelled; nothing was changed")
-            return {'CANCELLED'}
-        if job.error is not None:
-            return _fail(self, f"Training failed: {job.error}")
-        obj = problem.source.obj
+def _learn(*, progress: Any, cancel: Any, **kwargs: Any) -> Any:
+    """``learn_order_parameter`` as a :class:`worker.Job` runs it: it takes no progress or cancel
+    callbacks, so it runs to the end and a cancelled job's result is dropped."""
+    from ..engine.training import learn_order_parameter
+
+    return learn_order_parameter(**kwargs)
+
+
+class SYMBREAK_OT_learn_order_parameter(_Background):
+    """Learn the symmetry-breaking input by gradient descent, alongside a network, with an L1
+    penalty that keeps only the degrees the target needs (Esc cancels)"""
+
+    bl_idname = "symbreak.learn_order_parameter"
+    bl_label = "Learn Order Parameter"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    _doing = "learning the order parameter"
+
+    @staticmethod
+    def _kwargs(context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
+        src = inputs.source(context)
+        return src.obj, dict(start=src.start, target=inputs.target(src), config=inputs.config(context),
+                             seed=context.scene.symbreak.training.seed)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Synchronous: background mode and scripts."""
         try:
-            obj.name  # the object may have been deleted while training
-        except ReferenceError:
-            return _fail(self, "The trained object was deleted while training")
-        _store_training(context, problem, job.result, self._checked)
-        self.report({'INFO'}, _summary(obj, job.result))
+            from ..engine.training import learn_order_parameter
+
+            obj, kwargs = self._kwargs(context)
+            result = learn_order_parameter(**kwargs)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        self._obj = obj
+        self._keep(context, result)
         return {'FINISHED'}
 
-    def cancel(self, context: bpy.types.Context) -> None:
-        if self._job is not None:
-            self._job.cancel()
-        self._finish(context)
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        try:
+            obj, kwargs = self._kwargs(context)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        return self._start(context, obj, worker.Job(_learn, 0, **kwargs))
+
+    def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
+        return f"SymBreak: learning the order parameter of {obj.name} (Esc to cancel)"
+
+    def _keep(self, context: bpy.types.Context, result: Any) -> None:
+        assert self._obj is not None
+        found = state.learned_order_parameter_from(result.coefficients)
+        state.store_learned_order_parameter(self._obj, found)
+        if found.significant():
+            self.report({'INFO'}, f"Learned the order parameter of {self._obj.name!r}: {found.description}")
+        else:
+            self.report({'WARNING'}, f"{self._obj.name!r}: the learned input stayed at the optimiser's noise "
+                                     f"(norm {np.linalg.norm(found.coefficients):.1e}), so it breaks no "
+                                     "symmetry; try another Seed")
 
 
 class SYMBREAK_OT_predict(bpy.types.Operator):
@@ -472,6 +574,7 @@ CLASSES = [
     SYMBREAK_OT_analyze_symmetry,
     SYMBREAK_OT_use_order_parameter,
     SYMBREAK_OT_show_order_parameter,
+    SYMBREAK_OT_learn_order_parameter,
     SYMBREAK_OT_train,
     SYMBREAK_OT_predict,
     SYMBREAK_OT_show_signals,

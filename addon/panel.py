@@ -51,6 +51,9 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         elif s.breaking == 'ORDER_PARAMETER':
             found = state.order_parameter(obj)
             box.label(text=found.description if found else "None yet: Analyze Symmetry", icon='INFO')
+        elif s.breaking == 'LEARNED':
+            found = state.learned_order_parameter(obj)
+            box.label(text=found.description if found else "None yet: Learn Order Parameter", icon='INFO')
 
 
 def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -> None:
@@ -63,6 +66,23 @@ def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -
         box.operator("symbreak.use_order_parameter", icon='CHECKMARK')
 
 
+def draw_learned(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
+    """The learned order parameter: its share of the norm per degree L, and the buttons that use
+    and draw it."""
+    found = state.learned_order_parameter(obj)
+    if found is None:
+        return
+    shares = found.shares()
+    top = max(shares, key=shares.__getitem__)
+    col = layout.box().column(align=True)
+    col.label(text=f"Learned order parameter: L={top} dominates")
+    for l, share in shares.items():
+        col.label(text=f"L={l}  {share:5.1f}%  {'█' * round(share / 10)}")
+    row = col.row(align=True)
+    row.prop_enum(obj.symbreak, "breaking", 'LEARNED', text="Use")
+    row.operator("symbreak.show_order_parameter", text="Show", icon='SPHERE')
+
+
 class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
     bl_label = "Analyze Symmetry"
     bl_parent_id = "SYMBREAK_PT_main"
@@ -73,8 +93,15 @@ class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        layout.operator("symbreak.analyze_symmetry", icon='MOD_MIRROR')
-        record = state.symmetry(context.active_object)
+        obj = context.active_object
+        row = layout.row(align=True)
+        row.operator("symbreak.analyze_symmetry", icon='MOD_MIRROR')
+        row.operator("symbreak.learn_order_parameter", text="Learn", icon='SHADERFX')
+        job = worker.current
+        if job is not None and not job.done and not job.total:
+            layout.label(text="Learning the order parameter… (Esc cancels)", icon='SORTTIME')
+        draw_learned(layout, obj)
+        record = state.symmetry(obj)
         if record is None:
             return
         col = layout.box().column(align=True)
@@ -126,7 +153,7 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         job = worker.current
-        if job is not None and not job.done:
+        if job is not None and not job.done and job.total:  # a training: a learning reports no steps
             factor = job.iteration / max(1, job.total)
             layout.progress(factor=factor, type='BAR',
                             text=f"Step {job.iteration}/{job.total}  loss {job.loss:.4g}  (Esc cancels)")

@@ -129,7 +129,9 @@ class SymBreakObject(bpy.types.PropertyGroup):
                ('L2', "L=2 Axis Pair", "A global L=2 input Y₂(a) − Y₂(b), e.g. x²−y²"),
                ('ORDER_PARAMETER', "Order Parameter",
                 "The global order parameter suggested by Analyze Symmetry (Use Order Parameter sets it)"),
-               ('VERTEX_GROUP', "Vertex Group", "A per-vertex scalar from a vertex group's weights")],
+               ('VERTEX_GROUP', "Vertex Group", "A per-vertex scalar from a vertex group's weights"),
+               ('LEARNED', "Learned Order Parameter",
+                "The global order parameter found by gradient descent (Learn Order Parameter finds it)")],
         default='NONE')  # type: ignore[valid-type]
     axis_a: EnumProperty(name="Axis A", items=AXES, default='X')  # type: ignore[valid-type]
     axis_b: EnumProperty(name="Axis B", items=AXES, default='Y')  # type: ignore[valid-type]

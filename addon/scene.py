@@ -276,8 +276,7 @@ def build_order_parameter(source: bpy.types.Object, p: OrderParameter, points: n
 
     centre = points.mean(axis=0)
     radius = ORDER_PARAMETER_SIZE * float(np.sqrt(((points - centre) ** 2).sum(axis=1).mean()))
-    signal = np.zeros((1, signals.signal_dim(p.l)))
-    signal[0, p.l ** 2:] = p.coefficients  # the degree-l block of a full signal
+    signal = p.signal()[None]
     peak = np.abs(signals.evaluate(signal, signals.sphere_grid(level)[0])).max()
     surf = signals.surfaces(signal, centre[None], scale=radius / peak, level=level)
     remove_object(child(source, 'ORDER_PARAMETER'))

@@ -9,7 +9,9 @@
 - ``symbreak_target``: the target positions used for training (world space);
 - ``symbreak_symmetry``: the latest symmetry analysis (groups, verdict, suggested order parameter)
   and the warning for the inputs it was checked with;
-- ``symbreak_order_parameter``: the order parameter used as the symmetry-breaking input.
+- ``symbreak_order_parameter``: the order parameter used as the symmetry-breaking input;
+- ``symbreak_learned_order_parameter``: the order parameter found by gradient descent: its
+  coefficients (irreps ``1o+2e+3o+...``), their norm per degree L = 1, 2, ... and a description.
 
 Nothing here is ever unpickled; a saved file carries everything, no external file is needed.
 """
@@ -17,6 +19,7 @@ Nothing here is ever unpickled; a saved file carries everything, no external fil
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -31,6 +34,7 @@ PREDICTION = "symbreak_prediction"
 TARGET = "symbreak_target"
 SYMMETRY = "symbreak_symmetry"
 ORDER_PARAMETER = "symbreak_order_parameter"
+LEARNED_ORDER_PARAMETER = "symbreak_learned_order_parameter"
 
 
 @dataclass(frozen=True)
@@ -49,18 +53,74 @@ class StoredPrediction:
         return self.start + self.displacements
 
 
+# Learning leaves degrees it does not need jittering around zero at about 1e-4 (the optimiser's
+# last steps): a block below this norm is not part of the learned order parameter.
+LEARNED_NOISE = 1e-3
+
+
 @dataclass(frozen=True)
 class OrderParameter:
-    """A symmetry-breaking input of degree ``l`` and parity :math:`(-1)^l` in world space:
-    ``coefficients`` ``(2l+1,)`` for one global feature, or ``(N, 2l+1)`` per vertex."""
+    """A symmetry-breaking input in world space, of degree ``l`` and parity :math:`(-1)^l`:
+    ``coefficients`` ``(2l+1,)`` for one global feature, or ``(N, 2l+1)`` per vertex. A ``learned``
+    one is global and holds every degree from 1 to ``l`` in turn (irreps ``1o+2e+3o+...``):
+    ``((l+1)^2 - 1,)``, the ``l >= 1`` part of a full signal."""
 
     l: int
     coefficients: np.ndarray
     description: str
+    learned: bool = False
 
     @property
     def is_global(self) -> bool:
         return self.coefficients.ndim == 1
+
+    @property
+    def degrees(self) -> range:
+        return range(1 if self.learned else self.l, self.l + 1)
+
+    @property
+    def irreps(self) -> str:
+        return "+".join(f"1x{l}{'e' if l % 2 == 0 else 'o'}" for l in self.degrees)
+
+    def blocks(self) -> dict[int, np.ndarray]:
+        """The coefficients of each degree, ``(..., 2l+1)``."""
+        offset = self.degrees[0] ** 2
+        return {l: self.coefficients[..., l * l - offset:(l + 1) ** 2 - offset] for l in self.degrees}
+
+    def shares(self) -> dict[int, float]:
+        """Percent of the norm that each degree carries, :math:`100 |c_l| / \\sum_k |c_k|` (they add up to 100)."""
+        norms = {l: float(np.linalg.norm(c)) for l, c in self.blocks().items()}
+        total = sum(norms.values()) or 1.0
+        return {l: 100.0 * norm / total for l, norm in norms.items()}
+
+    def significant(self) -> list[tuple[int, np.ndarray]]:
+        """``(l, coefficients)`` of the degrees that matter, the largest first: the one degree of a
+        single-degree input; those of a learned one that carry at least 10% of its norm and more
+        than ``LEARNED_NOISE``."""
+        if not self.learned:
+            return [(self.l, self.coefficients)]
+        shares, blocks = self.shares(), self.blocks()
+        found = [l for l in sorted(blocks, key=shares.__getitem__, reverse=True)
+                 if shares[l] >= 10.0 and np.linalg.norm(blocks[l]) > LEARNED_NOISE]
+        return [(l, blocks[l]) for l in found]
+
+    def signal(self) -> np.ndarray:
+        """A global input as a full signal ``((l+1)^2,)``, zero below its lowest degree."""
+        signal = np.zeros((self.l + 1) ** 2)
+        signal[self.degrees[0] ** 2:] = self.coefficients
+        return signal
+
+
+def learned_order_parameter_from(coefficients: np.ndarray) -> OrderParameter:
+    """The learned global input of ``coefficients`` ``((l+1)^2 - 1,)``, described by the share of
+    the norm each degree carries: "learned: L=2 carries 98.9% of the norm (L=1 0.3%, ...)"."""
+    c = np.asarray(coefficients, dtype=np.float64)
+    found = OrderParameter(int(round(np.sqrt(len(c) + 1))) - 1, c, "", learned=True)
+    shares = found.shares()
+    top = max(shares, key=shares.__getitem__)
+    others = ", ".join(f"L={l} {share:.1f}%" for l, share in shares.items() if l != top)
+    return dataclasses.replace(found, description=f"learned: L={top} carries {shares[top]:.1f}% of the norm"
+                                                  + (f" ({others})" if others else ""))
 
 
 def has_model(obj: Optional[bpy.types.Object]) -> bool:
@@ -164,8 +224,22 @@ def order_parameter(obj: bpy.types.Object) -> Optional[OrderParameter]:
     return OrderParameter(int(g["l"]), np.array(g["coefficients"], dtype=np.float64), str(g["description"]))
 
 
+def store_learned_order_parameter(obj: bpy.types.Object, p: OrderParameter) -> None:
+    norms = [float(np.linalg.norm(c)) for c in p.blocks().values()]
+    obj[LEARNED_ORDER_PARAMETER] = {"irreps": p.irreps, "coefficients": np.asarray(p.coefficients, dtype=np.float64),
+                                    "norms": np.asarray(norms), "description": p.description}
+
+
+def learned_order_parameter(obj: bpy.types.Object) -> Optional[OrderParameter]:
+    if LEARNED_ORDER_PARAMETER not in obj.keys():
+        return None
+    g = obj[LEARNED_ORDER_PARAMETER]
+    return OrderParameter(len(g["norms"]), np.array(g["coefficients"], dtype=np.float64), str(g["description"]),
+                          learned=True)
+
+
 def clear(obj: bpy.types.Object) -> None:
-    for key in (MODEL, LOSS, CONFIG, PREDICTION, TARGET, SYMMETRY, ORDER_PARAMETER):
+    for key in (MODEL, LOSS, CONFIG, PREDICTION, TARGET, SYMMETRY, ORDER_PARAMETER, LEARNED_ORDER_PARAMETER):
         if key in obj.keys():
             del obj[key]
 

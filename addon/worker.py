@@ -3,7 +3,8 @@
 
 Only plain values cross: numpy arrays and dataclasses in, a result (or an exception) out. The
 modal operator that owns a job polls it from a timer on the main thread and touches Blender
-data only there. Cancelling sets a flag that the engine checks every training step.
+data only there. Cancelling sets a flag that the engine checks every training step (learning the
+order parameter does not check it yet: a cancelled job runs on and its result is dropped).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any, Callable, Optional
 
 
 class Job:
-    """``fn(**kwargs, progress=..., cancel=...)`` in a daemon thread."""
+    """``fn(**kwargs, progress=..., cancel=...)`` in a daemon thread; ``total`` is the number of
+    steps it reports through ``progress``, 0 when it reports none."""
 
     def __init__(self, fn: Callable[..., Any], total: int, **kwargs: Any) -> None:
         self.total = total
@@ -24,7 +26,7 @@ class Job:
         self._cancel = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(fn, kwargs), daemon=True,
-                                        name="symbreak-train")
+                                        name="symbreak-job")
 
     def start(self) -> "Job":
         self._thread.start()
@@ -56,5 +58,5 @@ class Job:
         return self._done.wait(timeout)
 
 
-# The job the panel shows (one training at a time).
+# The job the panels show (one training or learning at a time).
 current: Optional[Job] = None

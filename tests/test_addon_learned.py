@@ -1,0 +1,149 @@
+"""The learned order parameter in the add-on (bpy 5.0, headless): Learn Order Parameter on the
+square → rectangle task, its use as the symmetry-breaking input, its surface and its panel rows."""
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from test_addon_ops import activate, demo, expect_cancelled  # noqa: E402
+from test_addon_symmetry import draw  # noqa: E402
+
+
+def square_to_rectangle():
+    demo()
+    obj = bpy.data.objects["Task 2"]
+    activate(obj)
+    return obj
+
+
+def learned(obj):
+    from symbreak.addon import state
+
+    assert bpy.ops.symbreak.learn_order_parameter() == {'FINISHED'}
+    return state.learned_order_parameter(obj)
+
+
+def test_learned_order_parameter_is_even(symbreak):
+    from e3nn import o3
+
+    obj = square_to_rectangle()
+    found = learned(obj)
+    norms = {l: np.linalg.norm(c) for l, c in found.blocks().items()}
+    assert set(norms) == {1, 2, 3, 4, 5} and found.coefficients.shape == (35,)
+    assert np.hypot(norms[2], norms[4]) >= 0.9 * np.linalg.norm(found.coefficients)
+    assert found.description.startswith("learned: L=2 carries 9") and "(L=1 " in found.description
+    stored = obj["symbreak_learned_order_parameter"]
+    assert o3.Irreps(stored["irreps"]) == o3.Irreps("1o+2e+3o+4e+5o")
+    np.testing.assert_allclose(np.array(stored["norms"]), list(norms.values()))
+
+
+def test_learned_input_reaches_the_target(symbreak, capfd):
+    """Default iterations; the Curie check passes on the learned input's L=2 block."""
+    from symbreak.addon import inputs, state
+
+    obj = square_to_rectangle()
+    learned(obj)
+    obj.symbreak.breaking = 'LEARNED'
+    problem = inputs.problem(bpy.context)
+    assert str(problem.features.irreps) == "0e+1x1o+1x2e+1x3o+1x4e+1x5o"
+    c = problem.breaking.coefficients
+    np.testing.assert_allclose(problem.features.values, np.c_[np.ones(4), np.tile(c, (4, 1))])
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    assert "Warning" not in capfd.readouterr().out and state.symmetry(obj)["warning"] == ""
+    assert state.symmetry(obj)["inputs"].startswith("the input learned: L=2")
+    p = state.prediction(obj)
+    assert np.linalg.norm(p.predicted - state.target(obj), axis=1).max() < 0.05 and not p.ambiguous.any()
+    assert bpy.ops.symbreak.predict() == {'FINISHED'}  # the stored input matches the model
+
+
+def test_noise_breaks_no_symmetry(symbreak, capfd):
+    """A learned input left at the optimiser's noise counts as none in the Curie check."""
+    from symbreak.addon import state
+
+    obj = square_to_rectangle()
+    noise = 1e-4 * np.random.default_rng(0).standard_normal(35)
+    state.store_learned_order_parameter(obj, state.learned_order_parameter_from(noise))
+    obj.symbreak.breaking = 'LEARNED'
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    assert "Warning: Not learnable with the input learned: " in capfd.readouterr().out
+
+
+def test_surface_draws_the_padded_vector(symbreak):
+    from symbreak.addon import mesh
+    from symbreak.engine import signals
+
+    obj = square_to_rectangle()
+    found = learned(obj)
+    obj.symbreak.breaking = 'LEARNED'
+    bpy.context.scene.symbreak.display.signal_level = 2
+    assert bpy.ops.symbreak.show_order_parameter() == {'FINISHED'}
+    surfaces = [c for c in obj.children if c.symbreak.role == 'ORDER_PARAMETER']
+    labels = [c for c in obj.children if c.symbreak.role == 'LABEL']
+    assert len(surfaces) == 1 and "learned: L=2" in labels[0].data.body
+    surface = surfaces[0]
+    assert len(surface.data.vertices) == 10 * 4 ** 2 + 2 and not surface.data.validate()
+    values = np.empty(len(surface.data.vertices), dtype=np.float32)
+    surface.data.attributes["signal"].data.foreach_get("value", values)
+    grid = signals.sphere_grid(2)[0]
+    full = np.concatenate([[0.0], found.coefficients])  # no L=0 part
+    np.testing.assert_allclose(values, signals.evaluate(full[None], grid)[0], rtol=1e-4, atol=1e-7)
+    distance = np.linalg.norm(mesh.world_positions(surface) - mesh.world_positions(obj).mean(axis=0), axis=1)
+    np.testing.assert_allclose(distance / distance.max(), np.abs(values) / np.abs(values).max(), atol=1e-5)
+
+
+def test_panel_shows_norms_per_degree(symbreak):
+    from symbreak.addon import panel
+
+    obj = square_to_rectangle()
+    assert "symbreak.learn_order_parameter" in draw(panel.SYMBREAK_PT_symmetry)
+    obj.symbreak.breaking = 'LEARNED'
+    assert "None yet: Learn Order Parameter" in draw(panel.SYMBREAK_PT_main)
+    found = learned(obj)
+    shown = draw(panel.SYMBREAK_PT_symmetry)
+    assert "Learned order parameter: L=2 dominates" in shown
+    rows = [t for t in shown if t.startswith("L=")]
+    assert [r.split()[0] for r in rows] == ["L=1", "L=2", "L=3", "L=4", "L=5"]
+    assert rows[1].split()[1] == f"{found.shares()[2]:.1f}%" and "█" * 9 in rows[1]
+    assert found.description in draw(panel.SYMBREAK_PT_main)
+
+
+# --- bad input: CANCELLED with a report, scene unchanged ---------------------------------------------
+
+def test_no_active_object(symbreak):
+    demo()
+    activate(None)
+    expect_cancelled(bpy.ops.symbreak.learn_order_parameter, "No active object")
+
+
+def test_non_mesh(symbreak):
+    demo()
+    activate(bpy.data.objects["Task 1 Label"])
+    expect_cancelled(bpy.ops.symbreak.learn_order_parameter, "not a mesh")
+
+
+def test_missing_target(symbreak):
+    activate(bpy.data.objects["Cube"])
+    expect_cancelled(bpy.ops.symbreak.learn_order_parameter, "no shape key")
+
+
+def test_nan_target(symbreak):
+    from symbreak.addon import mesh
+
+    obj = square_to_rectangle()
+    target = mesh.shape_key_positions(obj, "Target")
+    target[0, 0] = np.nan
+    mesh.set_shape_key(obj, "Target", target)
+    expect_cancelled(bpy.ops.symbreak.learn_order_parameter, "NaN")
+
+
+def test_learned_input_before_there_is_one(symbreak, capfd):
+    obj = square_to_rectangle()
+    obj.symbreak.breaking = 'LEARNED'  # chosen before learning: no input yet
+    expect_cancelled(bpy.ops.symbreak.show_order_parameter, "Analyze Symmetry first")
+    bpy.context.scene.symbreak.training.iterations = 5
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    assert "Warning: Not learnable with no symmetry-breaking input" in capfd.readouterr().out
