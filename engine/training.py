@@ -250,7 +250,8 @@ class LearnedOrderParameter:
 
     Attributes
     ----------
-    coefficients : ``((lmax+1)^2 - 1,)`` the feature's ``l >= 1`` part (irreps ``1o+2e+...``)
+    coefficients : ``((lmax+1)^2 - 1,)`` the feature's ``l >= 1`` part (irreps ``1o+2e+...``),
+        of norm 1
     norms : ``{l: |c_l|}`` how much of the feature each degree carries
     features : the input to train with: the scalar 1 and the feature on every point
     loss_history : loss of the network steps
@@ -264,13 +265,18 @@ class LearnedOrderParameter:
 
 def learn_order_parameter(start, target, *, config: ModelConfig | None = None, iterations: int = 300,
                           lr: float = 1e-2, penalty: float = 1e-3, seed: int = 0,
+                          progress: Callable[[int, float], None] | None = None,
+                          cancel: Callable[[], bool] | None = None,
                           dtype: torch.dtype = torch.float32) -> LearnedOrderParameter:
     r"""Find the symmetry-breaking input by gradient descent (Smidt, Geiger and Miller 2021).
 
     A global feature :math:`c = (c_l)_{1 \le l \le L}` is given to every point next to the
-    scalar 1. Steps alternate between the network (Adam at ``lr``) and :math:`c`, which
-    minimises the loss plus :math:`\lambda \sum |c|` so that only the degrees the target
-    needs survive.
+    scalar 1. Steps alternate between the network and :math:`c` (Adam at ``lr``), :math:`c`
+    minimising the loss plus :math:`\lambda_t \sum |c|`, so that only the degrees the target
+    needs survive. :math:`\lambda_t` ramps up from 0 to ``penalty`` over the first half, which
+    lets the network start using :math:`c` before the penalty prunes it. The result is
+    returned normalised, :math:`|c| = 1`: the network sets the scale. ``progress`` and
+    ``cancel`` work as in :func:`train`.
     """
     config = config or ModelConfig()
     start, target = check_points(start, "start"), check_points(target, "target")
@@ -282,28 +288,37 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     with _threads_for(geometry.num_edges), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Network(config, str(irreps)).to(dtype)
-        feature = torch.nn.Parameter(1e-2 * torch.randn(irreps.dim - 1, dtype=dtype))
+        feature = torch.nn.Parameter(0.1 * torch.randn(irreps.dim - 1, dtype=dtype))
+        one = torch.ones(len(start), 1, dtype=dtype)
+
+        def loss():
+            x = torch.cat([one, feature.expand(len(start), -1)], dim=1)
+            return torch.nn.functional.mse_loss(model(x, geometry), goal)
+
         network_step = torch.optim.Adam(model.parameters(), lr=lr)
         feature_step = torch.optim.Adam([feature], lr=lr)
         # Adam moves every component by about lr per step, so the L1 term makes unneeded degrees
         # jitter around zero with that amplitude: the feature's learning rate decays to zero
         anneal = torch.optim.lr_scheduler.LambdaLR(feature_step, lambda step: 1.0 - step / iterations)
-        one = torch.ones(len(start), 1, dtype=dtype)
         history = []
-        for iteration in range(2 * iterations):
-            x = torch.cat([one, feature.expand(len(start), -1)], dim=1)
-            loss = torch.nn.functional.mse_loss(model(x, geometry), goal)
-            optimizer = network_step if iteration % 2 == 0 else feature_step
-            if iteration % 2:
-                loss = loss + penalty * feature.abs().sum()
-            else:
-                history.append(loss.item())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if iteration % 2:
-                anneal.step()
+        for iteration in range(iterations):
+            if cancel is not None and cancel():
+                raise TrainingCancelled(f"Learning cancelled at iteration {iteration}")
+            fit = loss()
+            history.append(fit.item())
+            network_step.zero_grad(set_to_none=True)
+            fit.backward()
+            network_step.step()
+            ramp = min(1.0, 2.0 * iteration / iterations)
+            regularised = loss() + penalty * ramp * feature.abs().sum()
+            feature_step.zero_grad(set_to_none=True)
+            regularised.backward()
+            feature_step.step()
+            anneal.step()
+            if progress is not None:
+                progress(iteration, history[-1])
     c = feature.detach().double().numpy()
+    c = c / max(np.linalg.norm(c), 1e-300)
     norms = {l: float(np.linalg.norm(c[l * l - 1:(l + 1) ** 2 - 1])) for l in range(1, config.lmax + 1)}
     values = np.concatenate([np.ones((len(start), 1)), np.tile(c, (len(start), 1))], axis=1)
     return LearnedOrderParameter(c, norms, Features(str(irreps), values), np.array(history))

@@ -294,9 +294,10 @@ def test_predict_rejects(seed_results):
 # --- learned order parameter -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def learned():
-    return learn_order_parameter(square(), rectangle())
+@pytest.fixture(scope="module", params=[0, 1, 2])
+def learned(request):
+    """Learned from several seeds: the result must not depend on a lucky initialisation."""
+    return learn_order_parameter(square(), rectangle(), seed=request.param)
 
 
 def test_learned_order_parameter_is_even(learned):
@@ -305,6 +306,7 @@ def test_learned_order_parameter_is_even(learned):
     assert set(norms) == set(range(1, 6))
     even = np.hypot(norms[2], norms[4])
     assert even >= 0.9 * np.linalg.norm(list(norms.values()))
+    assert np.linalg.norm(learned.coefficients) == pytest.approx(1.0)
     assert len(learned.loss_history) == 300
     assert o3.Irreps(learned.features.irreps) == engine.model.hidden_irreps(5)
     assert learned.features.values.shape == (4, 36)
@@ -315,6 +317,14 @@ def test_learned_order_parameter_breaks_symmetry(learned):
     result = train(square(), rectangle(), features=learned.features)
     assert np.linalg.norm(result.predicted - rectangle(), axis=1).max() < 0.05
     assert not result.ambiguous.any()
+
+
+def test_learning_reports_progress_and_cancels():
+    calls = []
+    with pytest.raises(TrainingCancelled):
+        learn_order_parameter(square(), rectangle(), progress=lambda i, loss: calls.append(i),
+                              cancel=lambda: len(calls) >= 3)
+    assert calls == [0, 1, 2]
 
 
 def test_learn_order_parameter_rejects_bad_points():
