@@ -348,3 +348,23 @@ def test_property_radius_graph(n, seed, spread):
 
 
 SMALL_RADIUS_NETWORK = make_network(ModelConfig(radius=1.0, **SMALL))
+
+
+def test_activation_scales_are_e3nns():
+    """The stored second-moment constants are the ones e3nn's normalize2mom computes."""
+    from e3nn.math import normalize2mom
+
+    softplus = normalize2mom(lambda x: torch.nn.functional.softplus(x, beta=5.0)).cst
+    assert engine.model.SOFTPLUS_SCALE == pytest.approx(softplus, rel=1e-12)
+    assert engine.model.SIGMOID_SCALE == pytest.approx(normalize2mom(torch.sigmoid).cst, rel=1e-12)
+
+
+def test_clebsch_gordan_is_e3nns_wigner_3j():
+    """Racah's formula in floating point gives e3nn's exact real coefficients, for every l <= 6."""
+    from engine.model import clebsch_gordan
+
+    for l1 in range(7):
+        for l2 in range(7):
+            for l3 in range(abs(l1 - l2), min(6, l1 + l2) + 1):
+                expected = o3.wigner_3j(l1, l2, l3, dtype=torch.float64)
+                assert (clebsch_gordan(l1, l2, l3) - expected).abs().max() <= 1e-14
