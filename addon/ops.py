@@ -179,7 +179,7 @@ class _Background(bpy.types.Operator):
                 self._status(context, self._running(obj, job))
             return {'PASS_THROUGH'}
         self._finish(context)
-        if job.cancelled:  # a job that cannot stop early runs on, and its result is dropped
+        if job.cancelled:  # the job stops at its next step; a result that came first is dropped too
             self.report({'WARNING'}, f"{self._doing.capitalize()} cancelled; nothing was changed")
             return {'CANCELLED'}
         if job.error is not None:
@@ -239,7 +239,7 @@ class SYMBREAK_OT_train(_Background):
             return _fail(self, str(error))
         kwargs = self._kwargs(context, problem)
         self._problem, self._checked = problem, _checked_symmetry(self, problem)
-        return self._start(context, problem.source.obj, worker.Job(train, kwargs["iterations"], **kwargs))
+        return self._start(context, problem.source.obj, worker.Job(train, kwargs["iterations"], "training", **kwargs))
 
     def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
         return (f"SymBreak: training {obj.name} — step {job.iteration}/{job.total}, loss {job.loss:.4g} "
@@ -251,14 +251,6 @@ class SYMBREAK_OT_train(_Background):
         self.report({'INFO'}, _summary(self._problem.source.obj, result))
 
 
-def _learn(*, progress: Any, cancel: Any, **kwargs: Any) -> Any:
-    """``learn_order_parameter`` as a :class:`worker.Job` runs it: it takes no progress or cancel
-    callbacks, so it runs to the end and a cancelled job's result is dropped."""
-    from ..engine.training import learn_order_parameter
-
-    return learn_order_parameter(**kwargs)
-
-
 class SYMBREAK_OT_learn_order_parameter(_Background):
     """Learn the symmetry-breaking input by gradient descent, alongside a network, with an L1
     penalty that keeps only the degrees the target needs (Esc cancels)"""
@@ -268,12 +260,12 @@ class SYMBREAK_OT_learn_order_parameter(_Background):
     bl_options = {'REGISTER', 'UNDO'}
 
     _doing = "learning the order parameter"
+    _iterations = 300  # the engine's default, which its penalty ramp is tuned for
 
-    @staticmethod
-    def _kwargs(context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
+    def _kwargs(self, context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
         src = inputs.source(context)
         return src.obj, dict(start=src.start, target=inputs.target(src), config=inputs.config(context),
-                             seed=context.scene.symbreak.training.seed)
+                             iterations=self._iterations, seed=context.scene.symbreak.training.seed)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Synchronous: background mode and scripts."""
@@ -292,24 +284,22 @@ class SYMBREAK_OT_learn_order_parameter(_Background):
         if bpy.app.background or context.window is None:
             return self.execute(context)
         try:
+            from ..engine.training import learn_order_parameter
+
             obj, kwargs = self._kwargs(context)
         except (ValueError, ImportError) as error:
             return _fail(self, str(error))
-        return self._start(context, obj, worker.Job(_learn, 0, **kwargs))
+        return self._start(context, obj, worker.Job(learn_order_parameter, kwargs["iterations"], "learning", **kwargs))
 
     def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
-        return f"SymBreak: learning the order parameter of {obj.name} (Esc to cancel)"
+        return (f"SymBreak: learning the order parameter of {obj.name} — step {job.iteration}/{job.total}, "
+                f"loss {job.loss:.4g} (Esc to cancel)")
 
     def _keep(self, context: bpy.types.Context, result: Any) -> None:
         assert self._obj is not None
         found = state.learned_order_parameter_from(result.coefficients)
         state.store_learned_order_parameter(self._obj, found)
-        if found.significant():
-            self.report({'INFO'}, f"Learned the order parameter of {self._obj.name!r}: {found.description}")
-        else:
-            self.report({'WARNING'}, f"{self._obj.name!r}: the learned input stayed at the optimiser's noise "
-                                     f"(norm {np.linalg.norm(found.coefficients):.1e}), so it breaks no "
-                                     "symmetry; try another Seed")
+        self.report({'INFO'}, f"Learned the order parameter of {self._obj.name!r}: {found.description}")
 
 
 class SYMBREAK_OT_predict(bpy.types.Operator):

@@ -56,6 +56,15 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
             box.label(text=found.description if found else "None yet: Learn Order Parameter", icon='INFO')
 
 
+def draw_progress(layout: bpy.types.UILayout, what: str) -> None:
+    """A progress bar for the running job, if it is ``what`` {'training', 'learning'}."""
+    job = worker.current
+    if job is None or job.done or job.what != what:
+        return
+    layout.progress(factor=job.iteration / max(1, job.total), type='BAR',
+                    text=f"Step {job.iteration}/{job.total}  loss {job.loss:.4g}  (Esc cancels)")
+
+
 def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -> None:
     """The stored Curie warning, if any, with the button that fixes it."""
     if record is None or not record.get("warning"):
@@ -97,9 +106,7 @@ class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("symbreak.analyze_symmetry", icon='MOD_MIRROR')
         row.operator("symbreak.learn_order_parameter", text="Learn", icon='SHADERFX')
-        job = worker.current
-        if job is not None and not job.done and not job.total:
-            layout.label(text="Learning the order parameter… (Esc cancels)", icon='SORTTIME')
+        draw_progress(layout, "learning")
         draw_learned(layout, obj)
         record = state.symmetry(obj)
         if record is None:
@@ -152,11 +159,7 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        job = worker.current
-        if job is not None and not job.done and job.total:  # a training: a learning reports no steps
-            factor = job.iteration / max(1, job.total)
-            layout.progress(factor=factor, type='BAR',
-                            text=f"Step {job.iteration}/{job.total}  loss {job.loss:.4g}  (Esc cancels)")
+        draw_progress(layout, "training")
         layout.operator("symbreak.train", icon='PLAY')
         obj = inputs.stored_prediction_owner(context)
         draw_warning(layout, state.symmetry(obj))

@@ -53,11 +53,6 @@ class StoredPrediction:
         return self.start + self.displacements
 
 
-# Learning leaves degrees it does not need jittering around zero at about 1e-4 (the optimiser's
-# last steps): a block below this norm is not part of the learned order parameter.
-LEARNED_NOISE = 1e-3
-
-
 @dataclass(frozen=True)
 class OrderParameter:
     """A symmetry-breaking input in world space, of degree ``l`` and parity :math:`(-1)^l`:
@@ -95,14 +90,12 @@ class OrderParameter:
 
     def significant(self) -> list[tuple[int, np.ndarray]]:
         """``(l, coefficients)`` of the degrees that matter, the largest first: the one degree of a
-        single-degree input; those of a learned one that carry at least 10% of its norm and more
-        than ``LEARNED_NOISE``."""
+        single-degree input; those of a learned one that carry at least 10% of its norm, whatever
+        its scale (learning returns it normalised)."""
         if not self.learned:
             return [(self.l, self.coefficients)]
         shares, blocks = self.shares(), self.blocks()
-        found = [l for l in sorted(blocks, key=shares.__getitem__, reverse=True)
-                 if shares[l] >= 10.0 and np.linalg.norm(blocks[l]) > LEARNED_NOISE]
-        return [(l, blocks[l]) for l in found]
+        return [(l, blocks[l]) for l in sorted(blocks, key=shares.__getitem__, reverse=True) if shares[l] >= 10.0]
 
     def signal(self) -> np.ndarray:
         """A global input as a full signal ``((l+1)^2,)``, zero below its lowest degree."""

@@ -3,8 +3,7 @@
 
 Only plain values cross: numpy arrays and dataclasses in, a result (or an exception) out. The
 modal operator that owns a job polls it from a timer on the main thread and touches Blender
-data only there. Cancelling sets a flag that the engine checks every training step (learning the
-order parameter does not check it yet: a cancelled job runs on and its result is dropped).
+data only there. Cancelling sets a flag that the engine checks every step of training or learning.
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ from typing import Any, Callable, Optional
 
 
 class Job:
-    """``fn(**kwargs, progress=..., cancel=...)`` in a daemon thread; ``total`` is the number of
-    steps it reports through ``progress``, 0 when it reports none."""
+    """``fn(**kwargs, progress=..., cancel=...)`` in a daemon thread: ``total`` steps reported
+    through ``progress``; ``what`` it does, {'training', 'learning'}, picks the panel that shows it."""
 
-    def __init__(self, fn: Callable[..., Any], total: int, **kwargs: Any) -> None:
-        self.total = total
+    def __init__(self, fn: Callable[..., Any], total: int, what: str, **kwargs: Any) -> None:
+        self.total, self.what = total, what
         self.iteration = 0
         self.loss = float("nan")
         self.result: Any = None

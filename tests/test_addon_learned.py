@@ -1,6 +1,8 @@
 """The learned order parameter in the add-on (bpy 5.0, headless): Learn Order Parameter on the
 square → rectangle task, its use as the symmetry-breaking input, its surface and its panel rows."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -58,17 +60,57 @@ def test_learned_input_reaches_the_target(symbreak, capfd):
     assert bpy.ops.symbreak.predict() == {'FINISHED'}  # the stored input matches the model
 
 
-def test_noise_breaks_no_symmetry(symbreak, capfd):
-    """A learned input left at the optimiser's noise counts as none in the Curie check."""
+@pytest.mark.parametrize("share, learnable", [(0.05, False), (0.4, True)])
+def test_degrees_below_a_tenth_of_the_norm_break_nothing(symbreak, capfd, share, learnable):
+    """A unit-norm learned input: the square's axis z in L=1, 3 and 5 keeps its fourfold rotation;
+    x² − y² in L=2 breaks it as the rectangle does, but only once it carries 10% of the norm."""
     from symbreak.addon import state
+    from symbreak.engine import signals
 
     obj = square_to_rectangle()
-    noise = 1e-4 * np.random.default_rng(0).standard_normal(35)
-    state.store_learned_order_parameter(obj, state.learned_order_parameter_from(noise))
+    about_x, about_y, about_z = signals.spherical_harmonics(5, np.eye(3))  # zonal: P_l(x), P_l(y), P_l(z)
+
+    def unit(signal, l):
+        return signal[l * l:(l + 1) ** 2] / np.linalg.norm(signal[l * l:(l + 1) ** 2])
+
+    full = np.zeros(36)
+    for l in (1, 3, 5):
+        full[l * l:(l + 1) ** 2] = (1 - share) * unit(about_z, l)
+    full[4:9] = 3 * share * unit(about_x - about_y, 2)  # L=2 carries ``share`` of the sum of block norms
+    found = state.learned_order_parameter_from(full[1:] / np.linalg.norm(full))
+    assert found.shares()[2] == pytest.approx(100 * share) and found.shares()[4] == pytest.approx(0)
+    assert sorted(l for l, _ in found.significant()) == ([1, 2, 3, 5] if learnable else [1, 3, 5])
+    state.store_learned_order_parameter(obj, found)
     obj.symbreak.breaking = 'LEARNED'
+    bpy.context.scene.symbreak.training.iterations = 5
     capfd.readouterr()
     assert bpy.ops.symbreak.train() == {'FINISHED'}
-    assert "Warning: Not learnable with the input learned: " in capfd.readouterr().out
+    warned = "Warning: Not learnable with the input learned: " in capfd.readouterr().out
+    assert warned != learnable and (state.symmetry(obj)["warning"] == "") == learnable
+
+
+def test_learning_job_reports_progress_and_cancels_within_half_a_second(symbreak, monkeypatch):
+    """The Analyze Symmetry sub-panel shows the learning's steps, the Training panel does not."""
+    from symbreak.addon import panel, worker
+    from symbreak.engine import TASKS, TrainingCancelled
+    from symbreak.engine.training import learn_order_parameter
+
+    square_to_rectangle()
+    task = TASKS['square-to-rectangle']
+    job = worker.Job(learn_order_parameter, 100000, "learning", start=task.start, target=task.target,
+                     iterations=100000)
+    monkeypatch.setattr(worker, "current", job.start())
+    deadline = time.perf_counter() + 30
+    while job.iteration < 2 and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert job.iteration >= 2 and np.isfinite(job.loss) and not job.done
+    assert any(t.startswith("Step ") and "/100000  loss " in t for t in draw(panel.SYMBREAK_PT_symmetry))
+    assert not any(t.startswith("Step ") for t in draw(panel.SYMBREAK_PT_training))
+    t0 = time.perf_counter()
+    job.cancel()
+    assert job.wait(0.5), "learning did not stop within 0.5 s"
+    assert time.perf_counter() - t0 < 0.5
+    assert isinstance(job.error, TrainingCancelled) and job.result is None
 
 
 def test_surface_draws_the_padded_vector(symbreak):

@@ -239,7 +239,7 @@ def test_training_job_cancels_within_half_a_second(symbreak):
     from symbreak.engine import TASKS, TrainingCancelled, train
 
     task = TASKS['rectangle-to-square']
-    job = worker.Job(train, 100000, start=task.start, target=task.target, iterations=100000)
+    job = worker.Job(train, 100000, "training", start=task.start, target=task.target, iterations=100000)
     job.start()
     deadline = time.perf_counter() + 30
     while job.iteration < 2 and time.perf_counter() < deadline:

@@ -146,6 +146,9 @@ class Layout:
     def operator(self, idname, **_):
         self.drawn.append(idname)
 
+    def progress(self, text="", **_):
+        self.drawn.append(text)
+
     def __getattr__(self, name):  # box, row, column, prop, separator, ...
         return lambda *args, **kwargs: self
 
