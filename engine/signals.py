@@ -226,28 +226,29 @@ DECODE_BLOCK = 8192
 
 
 def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.ndarray]:
+    lmax = lmax_of(signals.shape[1])
     grid, _ = sphere_grid(level)
-    values = spherical_harmonics(lmax_of(signals.shape[1]), grid) @ signals.T  # (V, S): neighbours are rows
+    # candidates from float32 grid values, (V, S) so that neighbour look-ups read whole rows
+    values = spherical_harmonics(lmax, grid).astype(np.float32) @ signals.T.astype(np.float32)
     scale = np.abs(values).max(axis=0)
     high = values >= values.max(axis=0) - 0.1 * scale  # far lower lobes can't win
     candidates = _local_maxima(values, level) & high & (values > 0) & (scale > 1e-12)
-    owner, vertex = np.nonzero(candidates.T)  # sorted by owner
+    owner, vertex = np.nonzero(candidates.T)
     peaks = [np.zeros((1, 3))] * len(signals)
     if not len(owner):
         return peaks
     u = _refine(torch.as_tensor(signals[owner]), torch.as_tensor(grid[vertex])).numpy()
-    height = np.einsum("kd,kd->k", signals[owner], spherical_harmonics(lmax_of(signals.shape[1]), u))
-    bounds = np.searchsorted(owner, np.arange(len(signals) + 1))
-    top = np.maximum.reduceat(height, bounds[:-1][np.diff(bounds) > 0])
-    contenders = np.bincount(owner[height >= np.repeat(top, np.diff(bounds)[np.diff(bounds) > 0])
-                                   - tolerance * scale[owner]], minlength=len(signals))
-    for s in np.nonzero(np.diff(bounds))[0]:
-        a, b = bounds[s], bounds[s + 1]
-        if contenders[s] == 1:
-            k = a + np.argmax(height[a:b])
-            peaks[s] = height[k] * u[k:k + 1]
-        else:
-            peaks[s] = _ties(u[a:b], height[a:b], tolerance * scale[s])
+    height = np.einsum("kd,kd->k", signals[owner], spherical_harmonics(lmax, u))
+    order = np.lexsort((-height, owner))  # each signal's candidates, highest first
+    owner, u, height = owner[order], u[order], height[order]
+    first = np.concatenate([[True], owner[1:] != owner[:-1]])
+    top = height[first][np.cumsum(first) - 1]
+    near_top = np.bincount(owner[height >= top - tolerance * scale[owner]], minlength=len(signals))
+    for k in np.nonzero(first & (near_top[owner] == 1))[0]:
+        peaks[owner[k]] = height[k] * u[k:k + 1]
+    for s in np.nonzero(near_top > 1)[0]:
+        mine = slice(*np.searchsorted(owner, [s, s + 1]))
+        peaks[s] = _ties(u[mine], height[mine], tolerance * scale[s])
     return peaks
 
 
