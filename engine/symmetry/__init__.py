@@ -1,0 +1,26 @@
+"""Point groups, Curie's principle and order parameters of point sets.
+
+An equivariant network maps a point set onto an output that is at least as symmetric as its
+input (Curie's principle). This package finds the symmetry group of a start set, the subgroup that
+a target displacement respects, and the lowest spherical-harmonic input that breaks the start's
+symmetry the way the target does (the *order parameter*).
+
+All operations act on coordinates centred on the start's centroid. Signals follow e3nn: real
+spherical harmonics with y as the polar axis, irreps ``(l, (-1)**l)``.
+"""
+
+from ._analyze import analyze
+from ._curie import CurieReport, curie_check
+from ._groups import PointGroup, point_group
+from ._order_parameter import OrderParameter, order_parameter, point_order_parameter
+
+__all__ = [
+    "PointGroup",
+    "CurieReport",
+    "OrderParameter",
+    "point_group",
+    "curie_check",
+    "order_parameter",
+    "point_order_parameter",
+    "analyze",
+]

@@ -1,0 +1,259 @@
+"""Order parameters: the lowest spherical-harmonic input that breaks a symmetry like the target."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from e3nn import o3
+
+from ._curie import _keeps_feature, _start_and_target, _wigner_d, curie_check
+from ._groups import _ANGLE_TOL, _axis, _rotation_order, _subgroup
+
+
+@dataclass(frozen=True, eq=False)
+class OrderParameter:
+    """A feature that is invariant under the kept subgroup but not under the start's group.
+
+    Parameters
+    ----------
+    l : int
+        degree of the spherical harmonics.
+    parity : {'even', 'odd'}
+        :math:`(-1)^l`, as in the network's signals.
+    coefficients : `numpy.ndarray`
+        shape ``(2l+1,)`` for a global feature at the centroid, the signal
+        :math:`f(\\hat r) = \\sum_m c_m Y^l_m(\\hat r)` in the basis of
+        ``o3.spherical_harmonics(l, r, normalize=True)``; or shape ``(N, 2l+1)`` for one such
+        feature per point.
+    description : str
+        readable summary, e.g. ``'L=2, even, ∝ x² − y² ...'``.
+    symmetry : str
+        name of the start's symmetry that is left with this feature as an extra input. It is the
+        kept group's unless a single degree l cannot break the symmetry that far.
+    """
+
+    l: int
+    parity: str
+    coefficients: np.ndarray
+    description: str
+    symmetry: str
+
+    def to_dict(self):
+        """JSON-ready form."""
+        return {
+            "l": self.l,
+            "parity": self.parity,
+            "coefficients": self.coefficients.tolist(),
+            "description": self.description,
+            "symmetry": self.symmetry,
+        }
+
+
+def order_parameter(start, target, types=None, *, lmax=5, tolerance=1e-3):
+    """Lowest-l global feature, at the centroid, that breaks the start's symmetry like the target.
+
+    With :math:`G` the start's group and :math:`H \\subset G` the kept subgroup, the projectors
+
+    .. math:: P_G = \\frac{1}{|G|} \\sum_{g \\in G} D^l(g), \\qquad
+              P_H = \\frac{1}{|H|} \\sum_{h \\in H} D^l(h)
+
+    project onto the invariant signals, and :math:`Q = P_H - P_G` onto the signals invariant under
+    :math:`H` but not :math:`G`. For :math:`l = 1, 2, \\dots` the candidates are
+    :math:`c \\propto Q\\, m_l`, with :math:`m_l = \\sum_i |x_i|^l Y^l(\\hat x_i)` the target's
+    multipole about the start's centroid (so the sign follows the target), then :math:`Q r` for a
+    fixed generic :math:`r`. The first candidate whose symmetry in :math:`G` is exactly :math:`H`
+    is returned; if none is, the one leaving the least symmetry (see `OrderParameter.symmetry`).
+
+    Parameters
+    ----------
+    start, target, types, tolerance
+        see `curie_check`.
+    lmax : int
+        largest degree tried.
+
+    Returns
+    -------
+    `OrderParameter` or None
+        None when the target is learnable without one.
+
+    Raises
+    ------
+    ValueError
+        when no global order parameter exists up to ``lmax``.
+    """
+    x0, x1 = _start_and_target(start, target)
+    report = curie_check(x0, x1, types, tolerance=tolerance)
+    if report.learnable:
+        return None
+    found = _global_order_parameter(report, x0, x1, lmax, tolerance)
+    if found is None:
+        raise ValueError(
+            f"no global order parameter with l <= lmax={lmax} separates {report.kept_name} "
+            f"from {report.start_group.name}; try a larger lmax or point_order_parameter"
+        )
+    return found
+
+
+def point_order_parameter(start, target, types=None, *, tolerance=1e-3):
+    """Lowest-l per-point feature that breaks the start's symmetry like the target.
+
+    A per-point feature :math:`c_i` is allowed by the kept subgroup :math:`H` when
+    :math:`c_{\\pi(i)} = D^l(R) c_i` for every :math:`(R, \\pi) \\in H`.
+
+    - l = 0 when labelling the orbits of :math:`H` leaves exactly :math:`H` of :math:`G`.
+    - l = 1 otherwise: the part of the displacement that :math:`G` does not allow,
+
+      .. math:: c_i = d_i - (P_G d)_i, \\qquad
+                (P_G d)_{\\pi(i)} = \\frac{1}{|G|} \\sum_{(R, \\pi) \\in G} R\\, d_i,
+
+      written as ``o3.spherical_harmonics(1, c_i, normalize=False)`` and scaled to a largest
+      norm of 1. It is never zero when the target is not learnable.
+
+    Parameters
+    ----------
+    start, target, types, tolerance
+        see `curie_check`.
+
+    Returns
+    -------
+    `OrderParameter` or None
+        ``coefficients`` of shape ``(N, 2l+1)``; None when the target is learnable.
+    """
+    x0, x1 = _start_and_target(start, target)
+    report = curie_check(x0, x1, types, tolerance=tolerance)
+    if report.learnable:
+        return None
+    return _point_order_parameter(report, x1 - x0, tolerance)
+
+
+# --- projections --------------------------------------------------------------------------------
+
+
+def _projector(l, ops):
+    """:math:`P = \\frac{1}{K} \\sum_k D^l(R_k)`, the projector onto the invariant signals."""
+    return _wigner_d(l, ops).mean(axis=0)
+
+
+def _sh(l, vectors, normalize):
+    return o3.spherical_harmonics(l, torch.as_tensor(vectors, dtype=torch.float64), normalize).numpy()
+
+
+def _breaking_signals(report, x0, x1, lmax):
+    """Unit signals invariant under the kept group but not the start's, lowest l first.
+
+    For each l with :math:`Q = P_H - P_G \\ne 0`: :math:`Q m_l` (the target's multipole about the
+    start's centroid), then :math:`Q r` for a fixed generic :math:`r`.
+    """
+    if not (isinstance(lmax, (int, np.integer)) and lmax >= 1):
+        raise ValueError(f"lmax must be an integer >= 1, but got {lmax!r}")
+    generic = np.random.default_rng(0).normal(size=2 * lmax + 1)
+    for l in range(1, lmax + 1):
+        q = _projector(l, report.kept.operations) - _projector(l, report.start_group.operations)
+        if np.trace(q) < 0.5:
+            continue
+        moment = _sh(l, x1 - x0.mean(axis=0), normalize=False).sum(axis=0)
+        for reference in (moment, generic[: 2 * l + 1]):
+            c = q @ reference
+            if np.linalg.norm(c) > 1e-8 * np.linalg.norm(reference):
+                yield l, c / np.linalg.norm(c)
+
+
+def _global_order_parameter(report, x0, x1, lmax, tolerance):
+    """See `order_parameter`; None when no degree up to ``lmax`` has one."""
+    G, H = report.start_group, report.kept
+    best = None
+    for l, c in _breaking_signals(report, x0, x1, lmax):
+        left = _subgroup(G, _keeps_feature(G, (l, c), len(x0), tolerance))
+        if best is None or len(left.operations) < len(best[2].operations):
+            best = (l, c, left)
+        if len(left.operations) == len(H.operations):
+            break
+    if best is None:
+        return None
+    l, c, left = best
+    polynomial = _polynomial(l, c, _symmetry_frame(left, x1))
+    description = f"L={l}, {_parity(l)}, ∝ {polynomial} with z the main axis of {left.name}"
+    return OrderParameter(l, _parity(l), c, description, left.name)
+
+
+def _point_order_parameter(report, d, tolerance):
+    """See `point_order_parameter`."""
+    G, H = report.start_group, report.kept
+    g_orbits, h_orbits = _orbits(G.permutations), _orbits(H.permutations)
+    labels = h_orbits[:, None].astype(float)
+    left = _keeps_feature(G, (0, labels), len(d), tolerance).sum()
+    if h_orbits.max() > g_orbits.max() and left == len(H.operations):
+        description = f"L=0, even, labels the {h_orbits.max() + 1} orbits of {H.name} among the points"
+        return OrderParameter(0, "even", labels, description, H.name)
+    average = np.zeros_like(d)
+    for R, perm in zip(G.operations, G.permutations):
+        average[perm] += d @ R.T
+    broken = d - average / len(G.operations)
+    c = _sh(1, broken, normalize=False)
+    description = f"L=1, odd, the part of each point's displacement that {G.name} forbids"
+    return OrderParameter(1, "odd", c / np.linalg.norm(c, axis=1).max(), description, H.name)
+
+
+def _orbits(permutations):
+    """Orbit label per point: points :math:`\\pi_k(i)` share the label of :math:`\\min_k \\pi_k(i)`."""
+    return np.unique(permutations.min(axis=0), return_inverse=True)[1]
+
+
+def _parity(l):
+    return "even" if l % 2 == 0 else "odd"
+
+
+# --- descriptions -------------------------------------------------------------------------------
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _symmetry_directions(ops):
+    """``(order, unit vector)`` of each rotation axis (order >= 2) and each mirror normal (order 1)."""
+    proper = [R for R in ops if np.linalg.det(R) > 0]
+    rotations = [(_rotation_order(R, len(proper)), _axis(R)) for R in proper]
+    mirrors = [(1, _axis(-R)) for R in ops if np.linalg.det(R) < 0 and abs(np.trace(R) - 1) < _ANGLE_TOL]
+    return [(k, u) for k, u in rotations if k >= 2] + mirrors
+
+
+def _symmetry_frame(group, target):
+    """Rows x, y, z in which a signal invariant under ``group`` reads simply.
+
+    z is the group's highest-order direction (rotation axis, then mirror normal), ties going to
+    the direction in which the target is thinnest; x is the highest-order one perpendicular to z,
+    ties going to the target's longest extent. The target's principal axes (the eigenvectors of
+    :math:`M = \\sum_i (x_i - \\bar x)(x_i - \\bar x)^T`) stand in where the group has none.
+    """
+    centred = target - target.mean(axis=0)
+    moment = centred.T @ centred
+    principal = [(0, u) for u in np.linalg.eigh(moment)[1].T]
+    candidates = _symmetry_directions(group.operations) + principal
+    z = max(candidates, key=lambda c: (c[0], -c[1] @ moment @ c[1]))[1]
+    sides = [(k, u - (u @ z) * z) for k, u in candidates if k == 0 or abs(u @ z) < _ANGLE_TOL]
+    sides = [(k, u / np.linalg.norm(u)) for k, u in sides if np.linalg.norm(u) > _ANGLE_TOL]
+    x = max(sides, key=lambda c: (c[0], c[1] @ moment @ c[1]))[1]
+    return np.stack([x, np.cross(z, x), z])
+
+
+def _polynomial(l, c, frame):
+    """The signal as a harmonic polynomial :math:`\\sum_m c_m r^l Y^l_m` in the coordinates of ``frame``.
+
+    The monomial coefficients are fitted exactly on random points and scaled to a largest
+    magnitude of 1.
+    """
+    powers = [(i, j, l - i - j) for i in range(l, -1, -1) for j in range(l - i, -1, -1)]
+    u = np.random.default_rng(0).normal(size=(3 * len(powers), 3))
+    values = _sh(l, u @ frame, normalize=False) @ c
+    monomials = np.stack([np.prod(u**p, axis=1) for p in powers], axis=1)
+    coef = np.linalg.lstsq(monomials, values, rcond=None)[0]
+    coef = np.round(coef / np.abs(coef).max(), 2)
+    terms = [_term(k, p) for k, p in zip(coef, powers) if k != 0]
+    return " ".join(terms).lstrip("+ ")
+
+
+def _term(k, powers):
+    monomial = "".join(
+        v + (str(p).translate(_SUPERSCRIPTS) if p > 1 else "") for v, p in zip("xyz", powers) if p
+    )
+    size = "" if abs(k) == 1 else f"{abs(k):g}"
+    return ("− " if k < 0 else "+ ") + size + monomial
