@@ -64,7 +64,7 @@ def _progress(total: int):
 
 
 def _train(args) -> dict:
-    from . import TASKS, Features, ModelConfig, signals, train
+    from . import TASKS, Features, ModelConfig, train
 
     if args.task:
         if args.start or args.target:
@@ -85,8 +85,9 @@ def _train(args) -> dict:
     if not args.lr > 0:
         raise InputError(f"--lr must be positive, got {args.lr}")
     config = ModelConfig(lmax=args.lmax, radius=args.radius, output=args.output)
+    breaking = None
     if args.breaking != "none":
-        features = _breaking_features(args.breaking, start, target, features, config, args)
+        features, breaking = _breaking_features(args.breaking, start, target, features, config, args)
     result = train(start, target, config=config, features=features, iterations=args.iterations, lr=args.lr,
                    seed=args.seed, progress=_progress(args.iterations))
     return {
@@ -103,25 +104,27 @@ def _train(args) -> dict:
         "peaks": [p.tolist() for p in result.peaks],
         "max_position_error": float(np.linalg.norm(result.predicted - target, axis=1).max()),
         "features": features.irreps,
-        "signal_dim": signals.signal_dim(config.lmax) if config.output == "signal" else 3,
+        "order_parameter": breaking,
     }
 
 
 def _breaking_features(mode, start, target, features, config, args):
-    """Input features with an order parameter found by group theory or by learning."""
-    from . import symmetry
+    """Input features with an order parameter found by group theory (``auto``) or by gradient
+    descent (``learned``), and what was found, for the JSON output."""
+    from . import Features, symmetry
     from .training import learn_order_parameter
 
     if mode == "auto":
         found = symmetry.order_parameter(start, target, lmax=config.lmax)
         if found is None:
-            return features
+            return features, {"mode": mode, "l": None, "description": "none needed: the target is learnable"}
         print(f"order parameter: {found.description}", file=sys.stderr)
-        return type(features).with_global(len(start), found.l, found.coefficients)
+        return (Features.with_global(len(start), found.l, found.coefficients),
+                {"mode": mode, "l": found.l, "parity": found.parity, "description": found.description})
     learned = learn_order_parameter(start, target, config=config, seed=args.seed)
-    norms = ", ".join(f"L={l}: {norm:.2e}" for l, norm in learned.norms.items())
+    norms = ", ".join(f"L={l}: {norm:.2f}" for l, norm in learned.norms.items())
     print(f"learned order parameter, norm per degree: {norms}", file=sys.stderr)
-    return learned.features
+    return learned.features, {"mode": mode, "norms": {str(l): n for l, n in learned.norms.items()}}
 
 
 def _analyze(args) -> dict:

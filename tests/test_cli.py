@@ -138,6 +138,13 @@ def test_train_breaking(capsys, breaking):
     assert result["max_position_error"] < 0.05
     assert not any(result["ambiguous"])
     assert "order parameter" in err
+    found = result["order_parameter"]
+    assert found["mode"] == breaking
+    if breaking == "auto":
+        assert (found["l"], found["parity"]) == (2, "even")
+    else:
+        norms = {int(l): n for l, n in found["norms"].items()}
+        assert np.hypot(norms[2], norms[4]) >= 0.9 * np.linalg.norm(list(norms.values()))
 
 
 def test_train_subprocess(tmp_path):
