@@ -15,7 +15,8 @@ followed by a gate (softplus on scalars, sigmoid gates on :math:`l > 0`), except
 Speed comes from doing geometry-only work once per training: the per-edge kernels
 :math:`A_{e,i,q} = \sum_f \alpha_p C^p_{i f q} Y_f(\hat r_e)` are built once, so each step is one
 batched product with the node features; each path fills only its own block of :math:`q`.
-For graphs too large to hold :math:`A`, messages are streamed in chunks of edges instead.
+For graphs too large to hold :math:`A`, messages are streamed in chunks of edges instead,
+path by path, with the radial weights interpolated from a table of edge lengths.
 """
 
 from __future__ import annotations
