@@ -23,6 +23,8 @@ from scipy.spatial import cKDTree
 
 __all__ = ["edges", "radial_basis", "envelope", "Geometry"]
 
+MAX_ALL_PAIRS_EDGES = 250_000  # 500 points; a radius graph's memory grows with its edges instead
+
 
 def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Directed edges ``(source, destination)``, each point with itself included.
@@ -33,6 +35,9 @@ def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarra
     """
     n = len(positions)
     if radius is None:
+        if n * n > MAX_ALL_PAIRS_EDGES:
+            raise ValueError(f"{n} points make {n * n:,} pairs, too many to convolve over all of them "
+                             f"(at most {MAX_ALL_PAIRS_EDGES:,}); set a graph radius")
         destination, source = np.divmod(np.arange(n * n), n)
         return source, destination
     if not radius > 0:

@@ -368,3 +368,11 @@ def test_clebsch_gordan_is_e3nns_wigner_3j():
             for l3 in range(abs(l1 - l2), min(6, l1 + l2) + 1):
                 expected = o3.wigner_3j(l1, l2, l3, dtype=torch.float64)
                 assert (clebsch_gordan(l1, l2, l3) - expected).abs().max() <= 1e-14
+
+
+def test_all_pairs_refuses_large_point_sets():
+    """All pairs of many points would need N^2 edges: a clear error asks for a radius instead."""
+    with pytest.raises(ValueError, match="set a graph radius"):
+        edges(np.zeros((501, 3)))
+    source, _ = edges(np.random.default_rng(0).uniform(0, 20, size=(501, 3)), 1.0)
+    assert len(source) < 501 * 501
