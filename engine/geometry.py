@@ -21,9 +21,19 @@ from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 from scipy.spatial import cKDTree
 
-__all__ = ["edges", "radial_basis", "envelope", "Geometry"]
+__all__ = ["edges", "check_graph_size", "radial_basis", "envelope", "Geometry"]
 
-MAX_ALL_PAIRS_EDGES = 250_000  # 500 points; a radius graph's memory grows with its edges instead
+MAX_ALL_PAIRS = 100  # points; all pairs of more train slowly (150 points: 0.7 s a step)
+
+
+def check_graph_size(num_points: int, radius: float | None) -> None:
+    """``ValueError`` for all pairs of more than :data:`MAX_ALL_PAIRS` points: use a radius graph,
+    whose cost grows with its edges instead of :math:`N^2`."""
+    if radius is None and num_points > MAX_ALL_PAIRS:
+        raise ValueError(f"{num_points} points are too many to convolve over all pairs (at most "
+                         f"{MAX_ALL_PAIRS}); set a graph radius")
+    if radius is not None and not radius > 0:
+        raise ValueError(f"The graph radius must be positive, got {radius}")
 
 
 def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -34,14 +44,10 @@ def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarra
     Edges are sorted by destination.
     """
     n = len(positions)
+    check_graph_size(n, radius)
     if radius is None:
-        if n * n > MAX_ALL_PAIRS_EDGES:
-            raise ValueError(f"{n} points make {n * n:,} pairs, too many to convolve over all of them "
-                             f"(at most {MAX_ALL_PAIRS_EDGES:,}); set a graph radius")
         destination, source = np.divmod(np.arange(n * n), n)
         return source, destination
-    if not radius > 0:
-        raise ValueError(f"The graph radius must be positive, got {radius}")
     pairs = cKDTree(positions).query_pairs(radius, output_type="ndarray")
     loops = np.arange(n)
     source = np.concatenate([pairs[:, 0], pairs[:, 1], loops])
@@ -104,13 +110,13 @@ class Geometry:
         self.embedding = radial_basis(self.lengths, max_radius, number_of_basis)
         self.neighbours = float(weights.sum()) / len(positions)
         self.all_pairs = radius is None
-        self._kernels: dict[int, torch.Tensor] = {}
+        self._kernels: dict = {}  # keyed by the module that built each
 
     @property
     def num_edges(self) -> int:
         return len(self.source)
 
-    def kernel(self, key: int, build) -> torch.Tensor:
+    def kernel(self, key, build) -> torch.Tensor:
         """A per-edge tensor that depends only on the geometry, built once per ``key``."""
         if key not in self._kernels:
             self._kernels[key] = build(self)

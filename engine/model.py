@@ -265,7 +265,7 @@ class Convolution(torch.nn.Module):
         """
         n = geometry.num_points
         gather = self._tables(x.dtype)[1]
-        kernel = geometry.kernel(id(self), self._kernel)
+        kernel = geometry.kernel(self, self._kernel)
         x_source = torch.index_select(x, 0, geometry.source)
         messages = torch.bmm(x_source.unsqueeze(1), kernel).squeeze(1) * torch.index_select(weights, 1, self.path_of)
         if geometry.all_pairs:

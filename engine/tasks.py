@@ -34,7 +34,6 @@ class Task:
     """A start, a target and the input features to train with."""
 
     name: str
-    title: str
     start: np.ndarray
     target: np.ndarray
     features: Features
@@ -43,9 +42,9 @@ class Task:
 TASKS = {
     task.name: task
     for task in [
-        Task("rectangle-to-square", "Task 1: rectangle to square", rectangle(), square(), Features.scalar(4)),
-        Task("square-to-rectangle", "Task 2: square to rectangle", square(), rectangle(), Features.scalar(4)),
-        Task("square-to-rectangle-broken", "Task 3: square to rectangle, symmetry broken", square(), rectangle(),
-             Features.with_global(4, 2, breaking_feature((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)))),
+        Task("rectangle-to-square", rectangle(), square(), Features.scalar(4)),
+        Task("square-to-rectangle", square(), rectangle(), Features.scalar(4)),
+        Task("square-to-rectangle-broken", square(), rectangle(),
+             Features.with_global(4, "2e", breaking_feature((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)))),
     ]
 }

@@ -19,10 +19,11 @@ import torch
 from e3nn import o3
 
 from . import signals
+from .geometry import check_graph_size
 from .model import ModelConfig, Network, hidden_irreps
 
 __all__ = ["Features", "Prediction", "TrainResult", "TrainingCancelled", "TrainingDiverged",
-           "LearnedOrderParameter", "check_points", "train", "predict", "learn_order_parameter"]
+           "LearnedOrderParameter", "check_points", "check_problem", "train", "predict", "learn_order_parameter"]
 
 
 SMALL_GRAPH_EDGES = 4096
@@ -90,13 +91,15 @@ class Features:
         return cls("0e", np.ones((n, 1)))
 
     @classmethod
-    def with_global(cls, n: int, l: int, coefficients) -> "Features":
-        """The scalar 1 plus a global degree-``l`` feature of parity :math:`(-1)^l` on every point."""
+    def with_global(cls, n: int, irreps: str | int, coefficients) -> "Features":
+        """The scalar 1 plus a global feature on every point: ``irreps`` such as ``"2e"`` or
+        ``"1o+2e+3o"``, or a degree ``l`` (parity :math:`(-1)^l`)."""
+        if isinstance(irreps, int):
+            irreps = f"{irreps}{'e' if irreps % 2 == 0 else 'o'}"
         c = np.asarray(coefficients, dtype=np.float64).reshape(-1)
-        if len(c) != 2 * l + 1:
-            raise ValueError(f"A degree-{l} feature has {2 * l + 1} coefficients, got {len(c)}")
-        parity = "e" if l % 2 == 0 else "o"
-        return cls(f"0e+1x{l}{parity}", np.concatenate([np.ones((n, 1)), np.tile(c, (n, 1))], axis=1))
+        if len(c) != o3.Irreps(irreps).dim:
+            raise ValueError(f"A {irreps} feature has {o3.Irreps(irreps).dim} coefficients, got {len(c)}")
+        return cls(f"0e+{o3.Irreps(irreps)}", np.concatenate([np.ones((n, 1)), np.tile(c, (n, 1))], axis=1))
 
     def __len__(self) -> int:
         return len(self.values)
@@ -150,6 +153,19 @@ def _decoded(config: ModelConfig, start: np.ndarray, output: np.ndarray) -> Pred
     return Prediction(output, displacements, start + displacements, ambiguous, tied)
 
 
+def check_problem(start, target, config: ModelConfig, features: Features | None = None):
+    """Validated ``(start, target, features)`` for training, or ``ValueError`` saying what is
+    wrong: cheap, so a caller can check before handing the work to another thread."""
+    start, target = check_points(start, "start"), check_points(target, "target")
+    if start.shape != target.shape:
+        raise ValueError(f"start and target must have the same number of points, got {len(start)} and {len(target)}")
+    features = features or Features.scalar(len(start))
+    if len(features) != len(start):
+        raise ValueError(f"features are given for {len(features)} points, but there are {len(start)}")
+    check_graph_size(len(start), config.radius)
+    return start, target, features
+
+
 def _optimise(model, forward, goal, iterations, lr, tolerance, progress, cancel) -> list[float]:
     r"""Adam on :math:`\mathrm{mean}(\mathrm{forward}() - \mathrm{goal})^2`; returns the loss of each step."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
@@ -197,12 +213,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
     """
     began = time.perf_counter()
     config = config or ModelConfig()
-    start, target = check_points(start, "start"), check_points(target, "target")
-    if start.shape != target.shape:
-        raise ValueError(f"start and target must have the same number of points, got {len(start)} and {len(target)}")
-    features = features or Features.scalar(len(start))
-    if len(features) != len(start):
-        raise ValueError(f"features are given for {len(features)} points, but there are {len(start)}")
+    start, target, features = check_problem(start, target, config, features)
     if iterations < 1 or not lr > 0:
         raise ValueError(f"iterations must be at least 1 and lr positive, got {iterations} and {lr}")
 
@@ -320,5 +331,4 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     c = feature.detach().double().numpy()
     c = c / max(np.linalg.norm(c), 1e-300)
     norms = {l: float(np.linalg.norm(c[l * l - 1:(l + 1) ** 2 - 1])) for l in range(1, config.lmax + 1)}
-    values = np.concatenate([np.ones((len(start), 1)), np.tile(c, (len(start), 1))], axis=1)
-    return LearnedOrderParameter(c, norms, Features(str(irreps), values), np.array(history))
+    return LearnedOrderParameter(c, norms, Features.with_global(len(start), str(irreps[1:]), c), np.array(history))

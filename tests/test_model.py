@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 import engine.model
 from engine.geometry import edges
+from engine import train
 from engine.model import ModelConfig, Network, hidden_irreps
 from engine.reference import ReferenceNetwork, copy_weights
 
@@ -373,6 +374,8 @@ def test_clebsch_gordan_is_e3nns_wigner_3j():
 def test_all_pairs_refuses_large_point_sets():
     """All pairs of many points would need N^2 edges: a clear error asks for a radius instead."""
     with pytest.raises(ValueError, match="set a graph radius"):
-        edges(np.zeros((501, 3)))
+        edges(np.zeros((101, 3)))
     source, _ = edges(np.random.default_rng(0).uniform(0, 20, size=(501, 3)), 1.0)
     assert len(source) < 501 * 501
+    with pytest.raises(ValueError, match="set a graph radius"):
+        train(np.zeros((101, 3)), np.zeros((101, 3)), iterations=1)
