@@ -115,7 +115,49 @@ def test_collinear_sets(types, name):
         line = np.array([[0, 0, 0], [0, 0, 1.13], [0, 0, 2.3]])
     group = point_group(scatter(line, 5), types)
     assert group.name == name and group.order == float("inf")
-    assert group.ascii_name == name.replace("∞", "inf")
+
+
+TWO = np.array([[0, 0, 0], [1, 0, 0]], dtype=float)
+CO2 = np.array([[-1.16, 0, 0], [0, 0, 0], [1.16, 0, 0]])
+LINEAR_MOVES = {  # start along x, displacements, kept group
+    "both ends shifted alike": (TWO, [[0, 0.3, 0], [0, 0.3, 0]], "C2v"),
+    "ends shifted unequally": (TWO, [[0, 0.3, 0], [0, 0.6, 0]], "Cs"),
+    "ends shifted crosswise": (TWO, [[0, 0.3, 0], [0, 0, 0.3]], "C2"),
+    "CO2 bent": (CO2, [[0, 0.2, 0], [0, -0.4, 0], [0, 0.2, 0]], "C2v"),
+    "one end pulled out": (TWO, [[0, 0, 0], [1, 0, 0]], "C∞v"),
+    "both ends pulled out": (TWO, [[-0.5, 0, 0], [0.5, 0, 0]], "D∞h"),
+}
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("case", LINEAR_MOVES)
+def test_collinear_kept_group_does_not_depend_on_orientation(case, seed):
+    """The displacements are turned about the line by a random angle, then everything is rotated
+    and translated at random: the kept subgroup of D∞h stays the same."""
+    start, d, kept = LINEAR_MOVES[case]
+    rotation = Rotation.random(random_state=seed).as_matrix()
+    about_line = turn([1, 0, 0], np.random.default_rng(seed).uniform(0, 360))
+    shift = np.random.default_rng(seed).normal(scale=3, size=3)
+    target = start + np.asarray(d) @ about_line.T
+    report = curie_check(start @ rotation.T + shift, target @ rotation.T + shift)
+    assert report.start_group.name == "D∞h"
+    assert report.kept_name == kept and report.kept.infinite == ("∞" in kept)
+
+
+def test_collinear_feature_keeps_a_subgroup_in_any_orientation():
+    for seed in range(3):
+        rotation = Rotation.random(random_state=seed).as_matrix()
+        sideways = rotation @ turn([1, 0, 0], 10 * seed + 7) @ [0, 1, 0]
+        start = TWO @ rotation.T + 1.0
+        assert curie_check(start, start, feature=(1, sideways)).start_group.name == "C2v"
+
+
+def test_analyze_keeps_an_infinite_subgroup_infinite():
+    result = json.loads(json.dumps(analyze(scatter(TWO, 0, noise=0), scatter([[0, 0, 0], [2, 0, 0]], 0, noise=0))))
+    assert (result["start_group"], result["start_order"]) == ("D∞h", None)
+    assert (result["kept_group"], result["kept_order"]) == ("C∞v", None)
+    assert result["broken_operations"] is None and "48" not in result["verdict"]
+    assert result["order_parameter"]["symmetry"] == "C∞v"
 
 
 def test_noise_above_the_tolerance_breaks_the_symmetry():
@@ -153,6 +195,10 @@ def test_bad_input_names_what_was_received():
         curie_check(SQUARE, RECTANGLE[:3])
     with pytest.raises(ValueError, match=r"shape \(5,\)"):
         curie_check(SQUARE, RECTANGLE, feature=(2, np.ones(3)))
+    with pytest.raises(ValueError, match=r"l=2 .* got \(3,\)"):
+        curie_check(SQUARE, RECTANGLE, feature=[(1, np.ones(3)), (2, np.ones(3))])
+    with pytest.raises(ValueError, match="pair"):
+        curie_check(SQUARE, RECTANGLE, feature=[(1, np.ones(3)), "x² − y²"])
     with pytest.raises(ValueError, match="lmax"):
         order_parameter(SQUARE, RECTANGLE, lmax=0)
     with pytest.raises(ValueError, match="tolerance"):
@@ -182,6 +228,21 @@ def test_order_parameter_makes_square_to_rectangle_learnable():
     for found in (order_parameter(start, target), point_order_parameter(start, target)):
         report = curie_check(start, target, feature=(found.l, found.coefficients))
         assert report.learnable and report.start_group.name == "D2h"
+
+
+def test_every_feature_block_must_be_kept():
+    """A learned input with several degrees: a vector along the square's normal keeps C4v, which the
+    rectangle still breaks; adding an x² − y² block leaves C2v, which it keeps."""
+    rotation = Rotation.random(random_state=3).as_matrix()
+    start, target = SQUARE @ rotation.T + 1.0, RECTANGLE @ rotation.T + 1.0
+    x_axis, y_axis, normal = rotation.T
+    sh2 = o3.spherical_harmonics(2, torch.as_tensor(np.stack([x_axis, y_axis])), normalize=True).numpy()
+    vector, quadrupole = (1, 0.5 * normal), (2, sh2[0] - sh2[1])
+    alone = curie_check(start, target, feature=[vector])
+    assert alone.start_group.name == "C4v" and not alone.learnable
+    both = curie_check(start, target, feature=[vector, quadrupole])
+    assert both.start_group.name == "C2v" and both.learnable
+    assert curie_check(start, target, feature=quadrupole).learnable  # one (l, coefficients) pair
 
 
 CUBE = SHAPES["cube"][0].astype(float)

@@ -8,7 +8,8 @@ def analyze(start, target, types=None, *, lmax=5, tolerance=1e-3):
     """Curie check and order parameters, as a JSON-ready dict.
 
     Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
-    group), ``learnable``, ``broken_operations`` (count), ``order_parameter`` and
+    group), ``learnable``, ``broken_operations`` (count; None when the start's group is infinite,
+    C∞v or D∞h), ``order_parameter`` and
     ``point_order_parameter`` (``{l, parity, coefficients, description}`` or None) and a
     one-sentence ``verdict``.
     """
@@ -25,7 +26,7 @@ def analyze(start, target, types=None, *, lmax=5, tolerance=1e-3):
         "kept_group": H.name,
         "kept_order": _json_order(H),
         "learnable": report.learnable,
-        "broken_operations": len(report.broken),
+        "broken_operations": None if G.infinite else len(report.broken),
         "order_parameter": found.to_dict() if found else None,
         "point_order_parameter": point.to_dict() if point else None,
         "verdict": _verdict(report, found, point, lmax),
@@ -40,10 +41,8 @@ def _verdict(report, found, point, lmax):
     G, H = report.start_group, report.kept
     if report.learnable:
         return f"Learnable: the target keeps every symmetry of the start's group {G.name}."
-    broken = (
-        f"Not learnable: the target breaks {len(report.broken)} of the {len(G.operations)} operations"
-        f" of {G.name}, keeping {H.name}"
-    )
+    count = "" if G.infinite else f"{len(report.broken)} of the {len(G.operations)} "
+    broken = f"Not learnable: the target breaks {count}operations of {G.name}, keeping {H.name}"
     if found is None or found.symmetry != H.name:
         per_point = f"the per-point one ({point.description})"
         return f"{broken}; no global order parameter up to L={lmax} does that, so add {per_point}."

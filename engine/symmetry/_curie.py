@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from e3nn import o3
+from scipy.optimize import minimize_scalar
 
-from ._groups import PointGroup, _points, _rms, _subgroup, point_group
+from ._groups import _LINEAR_ORDER, PointGroup, _points, _rms, _subgroup, _turned, point_group
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,22 +57,34 @@ def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3):
         shape ``(N, 3)``; point ``i`` of the start moves to point ``i`` of the target.
     types : array_like, optional
         see `point_group`.
-    feature : tuple of (int, array_like), optional
+    feature : tuple of (int, array_like) or list of them, optional
         an extra input ``(l, coefficients)`` of parity :math:`(-1)^l`, global ``(2l+1,)`` or per
-        point ``(N, 2l+1)`` (e.g. an `OrderParameter`'s). It restricts the start's group to the
-        operations with :math:`D^l(R) c_i = c_{\\pi(i)}`.
+        point ``(N, 2l+1)`` (e.g. an `OrderParameter`'s), or a list of such blocks (e.g. a learned
+        input with several degrees). It restricts the start's group to the operations with
+        :math:`D^l(R) c_i = c_{\\pi(i)}` for every block.
     tolerance : float
         relative tolerance :math:`\\epsilon`.
 
     Returns
     -------
     `CurieReport`
+
+    Examples
+    --------
+    >>> square = [[1, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]]
+    >>> rectangle = [[1.5, 1, 0], [-1.5, 1, 0], [-1.5, -1, 0], [1.5, -1, 0]]
+    >>> report = curie_check(square, rectangle)
+    >>> report.learnable, report.kept_name
+    (False, 'D2h')
     """
     x0, x1 = _start_and_target(start, target)
     group = point_group(x0, types, tolerance=tolerance)
-    if feature is not None:
-        group = _subgroup(group, _keeps_feature(group, feature, len(x0), tolerance))
+    blocks = _blocks(feature, len(x0))
     d = x1 - x0
+    if group.infinite:
+        group = _orient_linear(group, blocks + [(1, d)])
+    if blocks:
+        group = _subgroup(group, _keeps_feature(group, blocks, len(x0), tolerance))
     moved = np.einsum("kab,nb->kna", group.operations, d)
     error = np.abs(d[group.permutations] - moved).max(axis=(1, 2))
     kept = error <= tolerance * _rms(x0 - x0.mean(axis=0))
@@ -92,16 +105,66 @@ def _wigner_d(l, ops):
     return o3.Irrep(l, (-1) ** l).D_from_matrix(R).numpy()
 
 
+def _blocks(feature, n):
+    """``feature`` (None, one ``(l, coefficients)`` pair or a list of them) as a list of
+    ``(l, c)`` with ``c`` of shape ``(N, 2l+1)``."""
+    if feature is None:
+        return []
+    single = isinstance(feature, tuple) and len(feature) == 2 and isinstance(feature[0], (int, np.integer))
+    blocks = []
+    for block in [feature] if single else feature:
+        if not (isinstance(block, tuple) and len(block) == 2):
+            raise ValueError(f"feature must be an (l, coefficients) pair or a list of them, but got {block!r}")
+        l, coefficients = block
+        if not (isinstance(l, (int, np.integer)) and l >= 0):
+            raise ValueError(f"feature's l must be an integer >= 0, but got {l!r}")
+        c = np.asarray(coefficients, dtype=float)
+        if c.shape not in ((2 * l + 1,), (n, 2 * l + 1)):
+            shapes = f"({2 * l + 1},) or ({n}, {2 * l + 1})"
+            raise ValueError(f"feature with l={l} must have shape {shapes}, but got {c.shape}")
+        blocks.append((int(l), np.broadcast_to(c, (n, 2 * l + 1))))
+    return blocks
+
+
 def _keeps_feature(group, feature, n, tolerance):
-    """Mask of the operations with :math:`D^l(R) c_i = c_{\\pi(i)}` within tolerance."""
-    l, coefficients = feature
-    if not (isinstance(l, (int, np.integer)) and l >= 0):
-        raise ValueError(f"feature's l must be an integer >= 0, but got {l!r}")
-    c = np.asarray(coefficients, dtype=float)
-    if c.shape not in ((2 * l + 1,), (n, 2 * l + 1)):
-        shapes = f"({2 * l + 1},) or ({n}, {2 * l + 1})"
-        raise ValueError(f"feature with l={l} must have shape {shapes}, but got {c.shape}")
-    c = np.broadcast_to(c, (n, 2 * l + 1))
-    moved = np.einsum("kab,nb->kna", _wigner_d(l, group.operations), c)
-    error = np.abs(c[group.permutations] - moved).max(axis=(1, 2))
-    return error <= tolerance * np.abs(c).max()
+    """Mask of the operations with :math:`D^l(R) c_i = c_{\\pi(i)}` within tolerance, for every
+    block of ``feature`` (see `curie_check`)."""
+    keep = np.ones(len(group.operations), dtype=bool)
+    for l, c in _blocks(feature, n):
+        moved = np.einsum("kab,nb->kna", _wigner_d(l, group.operations), c)
+        error = np.abs(c[group.permutations] - moved).max(axis=(1, 2))
+        keep &= error <= tolerance * np.abs(c).max()
+    return keep
+
+
+def _orient_linear(group, blocks):
+    """C∞v or D∞h with its stand-in turned about the axis onto the mirror or 2-fold axis that fits
+    the ``(l, c)`` blocks best, so that the subgroup they keep does not depend on the orientation.
+
+    The mirrors :math:`\\sigma_\\psi` containing the axis (normal at angle :math:`\\psi`) and, for
+    D∞h, the 2-fold axes :math:`-\\sigma_\\psi` across it are scanned for the :math:`\\psi` that
+    minimises :math:`\\sum_{blocks} |c_{\\pi(i)} - D^l(g_\\psi) c_i|^2 / \\max |c|^2`. The other
+    mirrors and 2-fold axes of a finite subgroup that the stand-in can hold lie at multiples of 15°
+    from that one, like the stand-in's.
+    """
+    blocks = [(l, c / np.abs(c).max()) for l, c in blocks if np.abs(c).max() > 0]
+    if not blocks:
+        return group
+    mirror, two_fold = _LINEAR_ORDER, 3 * _LINEAR_ORDER  # σ_0 and -σ_0 in the stand-in
+    families = [mirror] if group.name == "C∞v" else [mirror, two_fold]
+
+    def residual(index, angles):
+        ops = np.array([_turned(group, a).operations[index] for a in np.atleast_1d(angles)])
+        perm = group.permutations[index]
+        moved = [(c, np.einsum("kab,nb->kna", _wigner_d(l, ops), c)) for l, c in blocks]
+        return sum(((c[perm] - m) ** 2).sum(axis=(1, 2)) for c, m in moved)
+
+    grid = np.linspace(0, np.pi, 180, endpoint=False)
+    fits = []
+    for index in families:
+        start = grid[np.argmin(residual(index, grid))]
+        bounds = (start - grid[1], start + grid[1])
+        fit = minimize_scalar(lambda a, k=index: residual(k, a)[0], bounds=bounds, method="bounded",
+                              options={"xatol": 1e-10})
+        fits.append(fit)
+    return _turned(group, min(fits, key=lambda fit: fit.fun).x)

@@ -26,7 +26,8 @@ class PointGroup:
     infinite : bool
         True for C∞v and D∞h. Their ``operations`` are then the finite subgroup
         C12v or D12h around the same axis, which has the same invariant spherical harmonics
-        for :math:`L < 12`.
+        for :math:`L < 12`: first the 12 rotations, then the 12 mirrors containing the axis (normals
+        15° apart), then for D∞h the same 24 times :math:`-I`.
     """
 
     name: str
@@ -38,11 +39,6 @@ class PointGroup:
     def order(self):
         """Number of operations (``math.inf`` for C∞v and D∞h)."""
         return math.inf if self.infinite else len(self.operations)
-
-    @property
-    def ascii_name(self):
-        """``name`` with ∞ spelled ``inf``."""
-        return self.name.replace("∞", "inf")
 
 
 def point_group(positions, types=None, *, tolerance=1e-3):
@@ -319,8 +315,20 @@ def _schoenflies(ops):
 
 
 def _subgroup(group, mask):
-    """The operations selected by ``mask``; the group itself when all are selected."""
+    """The operations selected by ``mask``; the group itself when all are selected.
+
+    A subgroup of C∞v or D∞h that keeps the stand-in's rotation by :math:`2\\pi / 12` keeps the
+    whole axis (the inputs have :math:`L < 12`), so it is C∞v again.
+    """
     if mask.all():
         return group
-    ops = group.operations[mask]
-    return PointGroup(_schoenflies(ops), ops, group.permutations[mask])
+    ops, perms = group.operations[mask], group.permutations[mask]
+    if group.infinite and mask[1] and len(ops) == 2 * _LINEAR_ORDER:
+        return PointGroup("C∞v", ops, perms, infinite=True)
+    return PointGroup(_schoenflies(ops), ops, perms)
+
+
+def _turned(group, angle):
+    """C∞v or D∞h with its stand-in's mirrors and 2-fold axes turned by ``angle`` about its axis."""
+    R = _rotation(_axis(group.operations[1]), angle)
+    return PointGroup(group.name, R @ group.operations @ R.T, group.permutations, infinite=True)
