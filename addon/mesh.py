@@ -2,8 +2,8 @@
 """Blender data ↔ numpy. Each conversion lives here and nowhere else.
 
 Meshes are read and written with ``foreach_get``/``foreach_set`` only (never a Python loop per
-vertex). Positions are ``(N, 3)`` float64 arrays; world/local conversions use the object's
-``matrix_world``.
+vertex). Positions are ``(N, 3)`` float64 arrays in an object's local coordinates; the two
+conversions between frames (:func:`to_world`, :func:`positions_in`) use ``matrix_world``.
 """
 
 from __future__ import annotations
@@ -29,12 +29,6 @@ def positions(mesh: bpy.types.Mesh) -> np.ndarray:
     co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
     mesh.vertices.foreach_get("co", co)
     return co.reshape(-1, 3).astype(np.float64)
-
-
-def set_positions(mesh: bpy.types.Mesh, local: np.ndarray) -> None:
-    """Write local vertex positions ``(N, 3)``."""
-    mesh.vertices.foreach_set("co", np.ascontiguousarray(local, dtype=np.float32).ravel())
-    mesh.update()
 
 
 def selection(mesh: bpy.types.Mesh) -> np.ndarray:
@@ -71,30 +65,18 @@ def matrix(obj: bpy.types.Object) -> np.ndarray:
 
 
 def to_world(obj: bpy.types.Object, local: np.ndarray) -> np.ndarray:
+    """World positions ``(N, 3)`` of ``obj``'s local positions: :math:`M x`."""
     m = matrix(obj)
     return local @ m[:3, :3].T + m[:3, 3]
 
 
-def to_local(obj: bpy.types.Object, world: np.ndarray) -> np.ndarray:
-    m = np.linalg.inv(matrix(obj))
-    return world @ m[:3, :3].T + m[:3, 3]
-
-
-def world_positions(obj: bpy.types.Object) -> np.ndarray:
-    """World positions ``(N, 3)`` of a mesh object's vertices (edit mode flushed first)."""
-    sync_edit_mode(obj)
-    return to_world(obj, positions(obj.data))
-
-
-def evaluated_positions(obj: bpy.types.Object, depsgraph: Any, *, world: bool = False) -> np.ndarray:
-    """Positions after shape keys and modifiers at the depsgraph's frame."""
-    evaluated = obj.evaluated_get(depsgraph)
-    mesh = evaluated.to_mesh()
-    try:
-        local = positions(mesh)
-    finally:
-        evaluated.to_mesh_clear()
-    return to_world(obj, local) if world else local
+def positions_in(frame: bpy.types.Object, other: bpy.types.Object) -> np.ndarray:
+    """The vertex positions ``(N, 3)`` of mesh object ``other`` in ``frame``'s local coordinates,
+    :math:`M_{frame}^{-1} M_{other}\\, x` (edit mode flushed first). ``frame``'s matrix must be
+    invertible."""
+    sync_edit_mode(other)
+    m = np.linalg.solve(matrix(frame), matrix(other))
+    return positions(other.data) @ m[:3, :3].T + m[:3, 3]
 
 
 # --- shape keys ---------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
-from . import inputs, mesh, scene, state, video, worker
+from . import inputs, scene, state, video, worker
 
 
-def _owner(context: bpy.types.Context) -> Optional[bpy.types.Object]:
-    return inputs.stored_prediction_owner(context)
+# Predict runs in float32 above this many points, which halves its time and memory.
+FLOAT32_ABOVE = 4000
 
 
 def _fail(op: bpy.types.Operator, message: str) -> set[str]:
@@ -48,17 +48,13 @@ class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
 
 
 def _curie(start: np.ndarray, target: np.ndarray, extra: Optional[state.OrderParameter]) -> Any:
-    """``engine.symmetry.curie_check`` with the input ``extra``. The engine takes one degree at a
-    time, so each degree that matters (``OrderParameter.significant``) is checked alone: the task is
-    learnable when one of them makes it so, since further degrees only break more symmetry.
-    Otherwise the largest degree's report stands; with no degree that matters, the check without it."""
+    """``engine.symmetry.curie_check`` with the input ``extra``: its degrees that matter
+    (``OrderParameter.significant``), each ``(l, coefficients)`` block of which must be invariant
+    for an operation to be kept."""
     from ..engine import symmetry
 
     blocks = [] if extra is None else extra.significant()
-    reports = [symmetry.curie_check(start, target, feature=block) for block in blocks]
-    if not reports:
-        return symmetry.curie_check(start, target)
-    return next((r for r in reports if r.learnable), reports[0])
+    return symmetry.curie_check(start, target, feature=blocks or None)
 
 
 def _symmetry(problem: inputs.Problem) -> dict[str, Any]:
@@ -92,18 +88,24 @@ def _checked_symmetry(op: bpy.types.Operator, problem: inputs.Problem) -> Option
     return checked
 
 
-def _store_training(context: bpy.types.Context, problem: inputs.Problem, result: Any,
-                    checked: Optional[dict[str, Any]]) -> None:
-    from ..engine import checkpoint
-
-    obj, src = problem.source.obj, problem.source
-    blob = checkpoint.to_bytes(result.model, features=problem.features)
-    state.store_model(obj, blob, result.loss_history, inputs.config_dict(context))
-    state.store_target(obj, problem.target)
-    state.store_prediction(obj, state.StoredPrediction(
+def _stored(src: inputs.Source, result: Any) -> state.StoredPrediction:
+    """An engine prediction (or training result) of the source's vertices, as it is stored."""
+    return state.StoredPrediction(
         indices=src.indices, start=src.start, displacements=np.asarray(result.displacements),
         signals=np.asarray(result.signals), ambiguous=np.asarray(result.ambiguous, dtype=bool),
-        peaks=[np.asarray(k) for k in result.peaks]))
+        peaks=[np.asarray(k) for k in result.peaks])
+
+
+def _store_training(problem: inputs.Problem, result: Any, settings: dict[str, Any],
+                    checked: Optional[dict[str, Any]]) -> None:
+    """Keep a training ``result`` on the source object with the ``settings`` it started with."""
+    from ..engine import checkpoint
+
+    obj = problem.source.obj
+    blob = checkpoint.to_bytes(result.model, features=problem.features)
+    state.store_model(obj, blob, result.loss_history, settings)
+    state.store_target(obj, problem.target)
+    state.store_prediction(obj, _stored(problem.source, result))
     obj.symbreak.final_loss = float(result.loss_history[-1]) if len(result.loss_history) else 0.0
     obj.symbreak.train_seconds = float(result.seconds)
     if checked is not None:
@@ -118,11 +120,13 @@ def _summary(obj: bpy.types.Object, result: Any) -> str:
 
 
 class _Background(bpy.types.Operator):
-    """The modal half of an operator whose engine call runs in a :class:`worker.Job`, one at a
-    time: a timer polls the job and Esc cancels it; the result is stored on the main thread. A
-    subclass starts the job in ``invoke`` with :meth:`_start`, and says what it is ``_doing``,
-    what the status bar shows while it runs (``_running``) and how the result is kept and reported
-    (``_keep``, which ``execute`` calls too)."""
+    """An operator whose engine call runs in a :class:`worker.Job`, one at a time: a timer polls
+    the job and Esc cancels it; the result is stored on the main thread. In background mode, or
+    without a window, ``invoke`` runs ``execute``, which makes the same call synchronously.
+
+    A subclass checks its input and returns the call's arguments in ``_prepare`` (raising
+    ``ValueError``), names the call (``_call``), says what it is ``_doing`` and what the status bar
+    shows while it runs (``_running``), and how the result is kept and reported (``_keep``)."""
 
     _doing = ""
     _timer: Any = None
@@ -132,16 +136,42 @@ class _Background(bpy.types.Operator):
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if worker.current is not None and not worker.current.done:
-            cls.poll_message_set("SymBreak is already training or learning")
+            cls.poll_message_set(f"SymBreak is already {worker.current.what}")
             return False
         return context.scene is not None
 
-    def _start(self, context: bpy.types.Context, obj: bpy.types.Object, job: worker.Job) -> set[str]:
-        self._obj, self._job = obj, job
-        worker.current = job.start()
+    def _prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
+        """The object worked on and the keyword arguments of ``_call``; ``ValueError`` for bad input."""
+        raise NotImplementedError
+
+    def _call(self) -> tuple[Any, int, str]:
+        """The engine function, its number of steps and what the job does
+        {'training', 'learning', 'predicting'}."""
+        raise NotImplementedError
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Synchronous: background mode and scripts."""
+        try:
+            self._obj, kwargs = self._prepare(context)
+            result = self._call()[0](**kwargs)
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        self._keep(context, result)
+        return {'FINISHED'}
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        try:
+            self._obj, kwargs = self._prepare(context)
+            fn, total, what = self._call()
+        except (ValueError, ImportError) as error:
+            return _fail(self, str(error))
+        self._job = worker.Job(fn, total, what, **kwargs)
+        worker.current = self._job.start()
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, max(1, job.total))
+        wm.progress_begin(0, max(1, total))
         wm.modal_handler_add(self)
         return {'RUNNING_MODAL'}
 
@@ -206,40 +236,27 @@ class SYMBREAK_OT_train(_Background):
 
     _doing = "training"
     _problem: Optional[inputs.Problem] = None
+    _settings: dict[str, Any] = {}
     _checked: Optional[dict[str, Any]] = None
 
-    def _kwargs(self, context: bpy.types.Context, problem: inputs.Problem) -> dict[str, Any]:
-        t = context.scene.symbreak.training
-        return dict(start=problem.source.start, target=problem.target, config=problem.config,
-                    features=problem.features, iterations=t.iterations, lr=t.learning_rate, seed=t.seed)
+    def _prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
+        """Check the problem, then keep it, the settings it starts with and its Curie check (whose
+        warning is reported now)."""
+        from ..engine.training import check_problem
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        """Synchronous: background mode and scripts."""
-        from ..engine import TrainingCancelled, train
+        problem = inputs.problem(context)
+        check_problem(problem.source.start, problem.target, problem.config, problem.features)
+        self._problem, self._settings = problem, inputs.config_dict(context)
+        self._checked = _checked_symmetry(self, problem)
+        s = self._settings
+        return problem.source.obj, dict(start=problem.source.start, target=problem.target, config=problem.config,
+                                        features=problem.features, iterations=s["iterations"], lr=s["lr"],
+                                        seed=s["seed"])
 
-        try:
-            problem = inputs.problem(context)
-            checked = _checked_symmetry(self, problem)
-            result = train(**self._kwargs(context, problem))
-        except (ValueError, ImportError) as error:
-            return _fail(self, str(error))
-        except TrainingCancelled:
-            return _fail(self, "Training cancelled")
-        self._problem, self._checked = problem, checked
-        self._keep(context, result)
-        return {'FINISHED'}
+    def _call(self) -> tuple[Any, int, str]:
+        from ..engine import train
 
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
-        if bpy.app.background or context.window is None:
-            return self.execute(context)
-        try:
-            from ..engine import train
-            problem = inputs.problem(context)
-        except (ValueError, ImportError) as error:
-            return _fail(self, str(error))
-        kwargs = self._kwargs(context, problem)
-        self._problem, self._checked = problem, _checked_symmetry(self, problem)
-        return self._start(context, problem.source.obj, worker.Job(train, kwargs["iterations"], "training", **kwargs))
+        return train, self._settings["iterations"], "training"
 
     def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
         return (f"SymBreak: training {obj.name} — step {job.iteration}/{job.total}, loss {job.loss:.4g} "
@@ -247,7 +264,7 @@ class SYMBREAK_OT_train(_Background):
 
     def _keep(self, context: bpy.types.Context, result: Any) -> None:
         assert self._problem is not None
-        _store_training(context, self._problem, result, self._checked)
+        _store_training(self._problem, result, self._settings, self._checked)
         self.report({'INFO'}, _summary(self._problem.source.obj, result))
 
 
@@ -262,34 +279,19 @@ class SYMBREAK_OT_learn_order_parameter(_Background):
     _doing = "learning the order parameter"
     _iterations = 300  # the engine's default, which its penalty ramp is tuned for
 
-    def _kwargs(self, context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
+    def _prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
+        from ..engine.training import check_problem
+
         src = inputs.source(context)
-        return src.obj, dict(start=src.start, target=inputs.target(src), config=inputs.config(context),
-                             iterations=self._iterations, seed=context.scene.symbreak.training.seed)
+        target, config = inputs.target(src), inputs.config(context)
+        check_problem(src.start, target, config)
+        return src.obj, dict(start=src.start, target=target, config=config, iterations=self._iterations,
+                             seed=context.scene.symbreak.training.seed)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        """Synchronous: background mode and scripts."""
-        try:
-            from ..engine.training import learn_order_parameter
+    def _call(self) -> tuple[Any, int, str]:
+        from ..engine.training import learn_order_parameter
 
-            obj, kwargs = self._kwargs(context)
-            result = learn_order_parameter(**kwargs)
-        except (ValueError, ImportError) as error:
-            return _fail(self, str(error))
-        self._obj = obj
-        self._keep(context, result)
-        return {'FINISHED'}
-
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
-        if bpy.app.background or context.window is None:
-            return self.execute(context)
-        try:
-            from ..engine.training import learn_order_parameter
-
-            obj, kwargs = self._kwargs(context)
-        except (ValueError, ImportError) as error:
-            return _fail(self, str(error))
-        return self._start(context, obj, worker.Job(learn_order_parameter, kwargs["iterations"], "learning", **kwargs))
+        return learn_order_parameter, self._iterations, "learning"
 
     def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
         return (f"SymBreak: learning the order parameter of {obj.name} — step {job.iteration}/{job.total}, "
@@ -302,56 +304,58 @@ class SYMBREAK_OT_learn_order_parameter(_Background):
         self.report({'INFO'}, f"Learned the order parameter of {self._obj.name!r}: {found.description}")
 
 
-class SYMBREAK_OT_predict(bpy.types.Operator):
-    """Run the stored model on the current vertices, without retraining"""
+def _predict(model: Any, positions: np.ndarray, features: Any, dtype: Any, progress: Any = None,
+             cancel: Any = None) -> Any:
+    """``engine.predict`` as a :class:`worker.Job` calls it. It runs in one go: ``progress`` and
+    ``cancel`` are ignored, and a cancelled job's result is dropped."""
+    from ..engine import predict
+
+    return predict(model, positions, features, dtype=dtype)
+
+
+class SYMBREAK_OT_predict(_Background):
+    """Run the stored model on the current vertices, without retraining (Esc cancels)"""
 
     bl_idname = "symbreak.predict"
     bl_label = "Predict"
     bl_options = {'REGISTER', 'UNDO'}
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return context.scene is not None
+    _doing = "predicting"
+    _source: Optional[inputs.Source] = None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            from ..engine import checkpoint, predict
+    def _prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
+        """The source and the stored model, which must take the source's current input features;
+        float32 above ``FLOAT32_ABOVE`` points."""
+        import torch
 
-            src = inputs.source(context)
-            if not state.has_model(src.obj):
-                return _fail(self, f"{src.obj.name!r} has no trained model")
-            features = inputs.features(len(src.indices), inputs.breaking(src))
-            model, stored = checkpoint.from_bytes(state.model_bytes(src.obj))
-            if str(stored.irreps) != str(features.irreps):
-                return _fail(self, f"Input features changed since training ({stored.irreps} → "
-                                   f"{features.irreps}): train again")
-            result = predict(model, src.start, features=features)
-        except (ValueError, ImportError) as error:
-            return _fail(self, str(error))
-        state.store_prediction(src.obj, state.StoredPrediction(
-            indices=src.indices, start=src.start, displacements=np.asarray(result.displacements),
-            signals=np.asarray(result.signals), ambiguous=np.asarray(result.ambiguous, dtype=bool),
-            peaks=[np.asarray(k) for k in result.peaks]))
+        from ..engine import checkpoint
+
+        src = inputs.source(context)
+        if not state.has_model(src.obj):
+            raise ValueError(f"{src.obj.name!r} has no trained model")
+        features = inputs.features(len(src.indices), inputs.breaking(src))
+        model, stored = checkpoint.from_bytes(state.model_bytes(src.obj))
+        if str(stored.irreps) != str(features.irreps):
+            raise ValueError(f"Input features changed since training ({stored.irreps} → {features.irreps}): "
+                             "train again")
+        self._source = src
+        dtype = torch.float32 if len(src.indices) > FLOAT32_ABOVE else torch.float64
+        return src.obj, dict(model=model, positions=src.start, features=features, dtype=dtype)
+
+    def _call(self) -> tuple[Any, int, str]:
+        return _predict, 1, "predicting"
+
+    def _running(self, obj: bpy.types.Object, job: worker.Job) -> str:
+        assert self._source is not None
+        return f"SymBreak: predicting {len(self._source.indices)} vertices of {obj.name} (Esc to cancel)"
+
+    def _keep(self, context: bpy.types.Context, result: Any) -> None:
+        src = self._source
+        assert src is not None
+        state.store_prediction(src.obj, _stored(src, result))
         tied = int(np.count_nonzero(result.ambiguous))
         self.report({'INFO'}, f"Predicted {len(src.indices)} vertices of {src.obj.name!r}"
                               + (f", {tied} with tied peaks" if tied else ""))
-        return {'FINISHED'}
-
-
-def _prediction_or_error(context: bpy.types.Context) -> Any:
-    """``(object, StoredPrediction)``, or a message saying why there is none."""
-    obj = _owner(context)
-    if obj is None:
-        return "No active object: select a trained mesh"
-    if obj.type != 'MESH':
-        return f"Active object {obj.name!r} is a {obj.type.lower()}, not a mesh"
-    if not state.has_prediction(obj):
-        return f"{obj.name!r} has no prediction: Train or Predict first"
-    p = state.prediction(obj)
-    mesh.sync_edit_mode(obj)
-    if len(p.indices) and p.indices.max() >= len(obj.data.vertices):
-        return f"{obj.name!r} changed since the prediction: Predict again"
-    return obj, p
 
 
 class SYMBREAK_OT_show_signals(bpy.types.Operator):
@@ -366,12 +370,10 @@ class SYMBREAK_OT_show_signals(bpy.types.Operator):
         return context.scene is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        found = _prediction_or_error(context)
-        if isinstance(found, str):
-            return _fail(self, found)
-        obj, p = found
         d = context.scene.symbreak.display
         try:
+            obj, p = inputs.stored_prediction(context)
+            inputs.check_surface_size(len(p.indices), d.signal_level)
             signals_obj = scene.build_signals(obj, p, scale=d.signal_scale, level=d.signal_level)
         except (ValueError, ImportError) as error:
             return _fail(self, str(error))
@@ -395,10 +397,10 @@ class SYMBREAK_OT_animate(bpy.types.Operator):
         return context.scene is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        found = _prediction_or_error(context)
-        if isinstance(found, str):
-            return _fail(self, found)
-        obj, p = found
+        try:
+            obj, p = inputs.stored_prediction(context)
+        except ValueError as error:
+            return _fail(self, str(error))
         d = context.scene.symbreak.display
         if d.frame_end <= d.frame_start:
             return _fail(self, f"End frame ({d.frame_end}) must come after start frame ({d.frame_start})")
@@ -406,7 +408,7 @@ class SYMBREAK_OT_animate(bpy.types.Operator):
         if target is not None and len(target) != len(p.indices):
             target = None
         done = scene.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,
-                             target_world=target, show_ambiguous=d.show_ambiguous,
+                             target=target, show_ambiguous=d.show_ambiguous,
                              signals_motion=d.signals_motion, point_radius=d.point_radius)
         sc = context.scene
         sc.frame_start = min(sc.frame_start, d.frame_start)

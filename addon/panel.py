@@ -1,5 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The sidebar tab "SymBreak" (draw code only)."""
+"""The sidebar tab "SymBreak" (draw code only).
+
+SymBreak works in the active object's own (local) coordinates: the source, the target (another
+mesh is converted into this frame), axis pairs, presets and stored results are all in the object's
+axes, and what it draws is parented to the object, so that moving, rotating or scaling the object
+afterwards carries everything with it.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         s = obj.symbreak
         box = layout.box()
         where = "selected vertices" if obj.mode == 'EDIT' else "all vertices"
-        box.label(text=f"Source: {obj.name} ({where})", icon='MESH_DATA')
+        box.label(text=f"Source: {obj.name} ({where}, in its own axes)", icon='MESH_DATA')
         box.prop(s, "target_mode")
         if s.target_mode == 'SHAPE_KEY':
             if obj.data.shape_keys:
@@ -57,9 +63,12 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
 
 
 def draw_progress(layout: bpy.types.UILayout, what: str) -> None:
-    """A progress bar for the running job, if it is ``what`` {'training', 'learning'}."""
+    """A progress bar for the running job, if it is ``what`` {'training', 'learning', 'predicting'}."""
     job = worker.current
     if job is None or job.done or job.what != what:
+        return
+    if what == 'predicting':
+        layout.label(text="Predicting… (Esc cancels)", icon='TIME')
         return
     layout.progress(factor=job.iteration / max(1, job.total), type='BAR',
                     text=f"Step {job.iteration}/{job.total}  loss {job.loss:.4g}  (Esc cancels)")
@@ -173,6 +182,7 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
             box.label(text=state.sparkline(losses))
             box.label(text=f"loss {losses[0]:.2g} → {losses[-1]:.2g} (log scale)")
         layout.operator("symbreak.predict", icon='FORWARD')
+        draw_progress(layout, "predicting")
 
 
 class SYMBREAK_PT_display(SymBreakPanel, bpy.types.Panel):

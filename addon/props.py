@@ -14,9 +14,9 @@ from bpy.props import (
 )
 
 AXES = [
-    ('X', "X", "The x axis"),
-    ('Y', "Y", "The y axis"),
-    ('Z', "Z", "The z axis"),
+    ('X', "X", "The object's local x axis"),
+    ('Y', "Y", "The object's local y axis"),
+    ('Z', "Z", "The object's local z axis"),
 ]
 
 TASK_ITEMS = [
@@ -117,8 +117,8 @@ class SymBreakObject(bpy.types.PropertyGroup):
     target_mode: EnumProperty(
         name="Target",
         items=[('SHAPE_KEY', "Shape Key", "A shape key of the same mesh"),
-               ('OBJECT', "Object", "Another mesh with the same vertex count"),
-               ('TASK', "Preset Task", "The displacements of one of the seed's tasks")],
+               ('OBJECT', "Object", "Another mesh with the same vertex count, where it is relative to this object"),
+               ('TASK', "Preset Task", "The displacements of one of the seed's tasks, along the object's axes")],
         default='SHAPE_KEY')  # type: ignore[valid-type]
     target_shape_key: StringProperty(name="Shape Key", default="Target")  # type: ignore[valid-type]
     target_object: PointerProperty(name="Object", type=bpy.types.Object, poll=_is_mesh)  # type: ignore[valid-type]
@@ -126,7 +126,7 @@ class SymBreakObject(bpy.types.PropertyGroup):
     breaking: EnumProperty(
         name="Symmetry Breaking",
         items=[('NONE', "None", "Only a scalar 1 on every point"),
-               ('L2', "L=2 Axis Pair", "A global L=2 input Y₂(a) − Y₂(b), e.g. x²−y²"),
+               ('L2', "L=2 Axis Pair", "A global L=2 input Y₂(a) − Y₂(b) of the object's axes, e.g. x²−y²"),
                ('ORDER_PARAMETER', "Order Parameter",
                 "The global order parameter suggested by Analyze Symmetry (Use Order Parameter sets it)"),
                ('VERTEX_GROUP', "Vertex Group", "A per-vertex scalar from a vertex group's weights"),

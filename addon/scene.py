@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Build ordinary Blender data from engine results: the seed demo, signal surfaces, ghosts and
 the baked animation. Everything made here renders without the add-on (meshes, shape keys,
-keyframes, materials and a built-in Geometry Nodes group)."""
+keyframes, materials and a built-in Geometry Nodes group). Whatever belongs to a source object
+is built in its local coordinates and parented to it, so that it follows the object."""
 
 from __future__ import annotations
 
@@ -97,11 +98,11 @@ def child(source: bpy.types.Object, role: str) -> Optional[bpy.types.Object]:
 
 
 def _attach(obj: bpy.types.Object, source: bpy.types.Object, role: str) -> bpy.types.Object:
-    """Link ``obj`` (built in world space) next to ``source`` and parent it without moving it."""
+    """Link ``obj`` (built in ``source``'s local coordinates) next to ``source`` and parent it, so
+    that it is drawn, and moves, in that frame."""
     for collection in source.users_collection:
         collection.objects.link(obj)
     obj.parent = source
-    obj.matrix_parent_inverse = source.matrix_world.inverted()
     obj.symbreak.role = role
     return obj
 
@@ -269,7 +270,7 @@ ORDER_PARAMETER_SIZE = 0.3  # the surface's largest radius, relative to the poin
 
 def build_order_parameter(source: bpy.types.Object, p: OrderParameter, points: np.ndarray, *,
                           level: int) -> bpy.types.Object:
-    """A global order parameter's surface :math:`r \\propto |f(u)|` at the centre of the world
+    """A global order parameter's surface :math:`r \\propto |f(u)|` at the centre of the local
     ``points`` ``(N, 3)``, its largest radius ``ORDER_PARAMETER_SIZE`` times their rms radius,
     with its description as a label to the right. Replaces the previous one."""
     from ..engine import signals
@@ -333,19 +334,19 @@ def _moving_points(name: str, start: np.ndarray, end: np.ndarray, edges: Optiona
 
 
 def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, frame_end: int,
-            easing: str, target_world: Optional[np.ndarray], show_ambiguous: bool,
+            easing: str, target: Optional[np.ndarray], show_ambiguous: bool,
             signals_motion: str, point_radius: float) -> dict[str, int]:
-    """Bake the motion start → predicted into shape keys and keyframes.
+    """Bake the motion start → predicted into shape keys and keyframes, in ``source``'s local
+    coordinates (the prediction's and the ``target``'s).
 
     Vertices with a clear peak move to their predicted position. Ambiguous vertices (tied peaks)
     stay put, and a ghost travels from each towards every tied peak, so that no peak is chosen
     silently. Signal surfaces follow their vertex, fade (shrink into it) or stay.
     """
     moving = ~p.ambiguous
-    local_basis = mesh.positions(source.data)
-    end_world = mesh.to_world(source, local_basis)
-    end_world[p.indices[moving]] = p.predicted[moving]
-    block = mesh.set_shape_key(source, MOTION_KEY, mesh.to_local(source, end_world))
+    end = mesh.positions(source.data)
+    end[p.indices[moving]] = p.predicted[moving]
+    block = mesh.set_shape_key(source, MOTION_KEY, end)
     block.slider_min, block.slider_max = 0.0, 1.0
     key_motion(block, frame_start, frame_end, easing)
 
@@ -362,9 +363,9 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
         result["ghosts"] = len(ghost_start)
 
     remove_object(child(source, 'TARGET'))
-    if target_world is not None:
+    if target is not None:
         edges = _edges_within(source.data, p.indices)
-        data = mesh.new_mesh(f"{source.name} Target", target_world, edges=edges)
+        data = mesh.new_mesh(f"{source.name} Target", target, edges=edges)
         target_obj = _attach(bpy.data.objects.new(f"{source.name} Target", data), source, 'TARGET')
         show_as_points(target_obj, point_radius * 0.6, 'target')
 

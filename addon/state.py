@@ -6,14 +6,15 @@
 - ``symbreak_config``: the network settings as JSON text;
 - ``symbreak_prediction``: the latest decoded prediction (indices, start, displacements, signals,
   ambiguity and tied peaks), arrays only;
-- ``symbreak_target``: the target positions used for training (world space);
+- ``symbreak_target``: the target positions used for training;
 - ``symbreak_symmetry``: the latest symmetry analysis (groups, verdict, suggested order parameter)
   and the warning for the inputs it was checked with;
 - ``symbreak_order_parameter``: the order parameter used as the symmetry-breaking input;
 - ``symbreak_learned_order_parameter``: the order parameter found by gradient descent: its
   coefficients (irreps ``1o+2e+3o+...``), their norm per degree L = 1, 2, ... and a description.
 
-Nothing here is ever unpickled; a saved file carries everything, no external file is needed.
+Positions, displacements, signals and order parameters are in the object's local coordinates, so
+they stay valid when the object moves. Nothing here is ever unpickled; a saved file carries everything, no external file is needed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ LEARNED_ORDER_PARAMETER = "symbreak_learned_order_parameter"
 
 @dataclass(frozen=True)
 class StoredPrediction:
-    """A decoded prediction in world space, for the ``indices`` vertices of an object."""
+    """A decoded prediction in the object's local coordinates, for its ``indices`` vertices."""
 
     indices: np.ndarray        # (N,) int
     start: np.ndarray          # (N, 3)
@@ -55,7 +56,7 @@ class StoredPrediction:
 
 @dataclass(frozen=True)
 class OrderParameter:
-    """A symmetry-breaking input in world space, of degree ``l`` and parity :math:`(-1)^l`:
+    """A symmetry-breaking input in the object's local axes, of degree ``l`` and parity :math:`(-1)^l`:
     ``coefficients`` ``(2l+1,)`` for one global feature, or ``(N, 2l+1)`` per vertex. A ``learned``
     one is global and holds every degree from 1 to ``l`` in turn (irreps ``1o+2e+3o+...``):
     ``((l+1)^2 - 1,)``, the ``l >= 1`` part of a full signal."""
@@ -75,7 +76,7 @@ class OrderParameter:
 
     @property
     def irreps(self) -> str:
-        return "+".join(f"1x{l}{'e' if l % 2 == 0 else 'o'}" for l in self.degrees)
+        return "+".join(f"{l}{'e' if l % 2 == 0 else 'o'}" for l in self.degrees)
 
     def blocks(self) -> dict[int, np.ndarray]:
         """The coefficients of each degree, ``(..., 2l+1)``."""
@@ -138,12 +139,8 @@ def loss_history(obj: bpy.types.Object) -> np.ndarray:
     return np.array(obj[LOSS], dtype=np.float64) if LOSS in obj.keys() else np.zeros(0)
 
 
-def config(obj: bpy.types.Object) -> dict[str, Any]:
-    return json.loads(obj[CONFIG]) if CONFIG in obj.keys() else {}
-
-
-def store_target(obj: bpy.types.Object, world: np.ndarray) -> None:
-    obj[TARGET] = np.asarray(world, dtype=np.float64).ravel()
+def store_target(obj: bpy.types.Object, local: np.ndarray) -> None:
+    obj[TARGET] = np.asarray(local, dtype=np.float64).ravel()
 
 
 def target(obj: bpy.types.Object) -> Optional[np.ndarray]:
@@ -229,12 +226,6 @@ def learned_order_parameter(obj: bpy.types.Object) -> Optional[OrderParameter]:
     g = obj[LEARNED_ORDER_PARAMETER]
     return OrderParameter(len(g["norms"]), np.array(g["coefficients"], dtype=np.float64), str(g["description"]),
                           learned=True)
-
-
-def clear(obj: bpy.types.Object) -> None:
-    for key in (MODEL, LOSS, CONFIG, PREDICTION, TARGET, SYMMETRY, ORDER_PARAMETER, LEARNED_ORDER_PARAMETER):
-        if key in obj.keys():
-            del obj[key]
 
 
 _BARS = "▁▂▃▄▅▆▇█"

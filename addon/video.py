@@ -11,6 +11,8 @@ from typing import Any, Iterable
 import bpy
 import numpy as np
 
+from . import mesh
+
 CAMERA = "SymBreak Camera"
 SUN = "SymBreak Sun"
 BACKGROUND = (0.035, 0.037, 0.045)
@@ -40,9 +42,7 @@ def bounds(scene: bpy.types.Scene, objects: Iterable[bpy.types.Object], frames: 
         depsgraph = bpy.context.evaluated_depsgraph_get()
         for obj in objects:
             evaluated = obj.evaluated_get(depsgraph)
-            box = np.array([tuple(c) for c in evaluated.bound_box], dtype=np.float64)
-            m = np.array(evaluated.matrix_world)
-            corners.append(box @ m[:3, :3].T + m[:3, 3])
+            corners.append(mesh.to_world(evaluated, np.array([tuple(c) for c in evaluated.bound_box])))
     scene.frame_set(current)
     return np.concatenate(corners) if corners else np.zeros((1, 3))
 

@@ -3,7 +3,8 @@
 
 Only plain values cross: numpy arrays and dataclasses in, a result (or an exception) out. The
 modal operator that owns a job polls it from a timer on the main thread and touches Blender
-data only there. Cancelling sets a flag that the engine checks every step of training or learning.
+data only there. Cancelling sets a flag that the engine checks every step of training or learning;
+a prediction runs in one go, and the operator drops the result of a cancelled one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any, Callable, Optional
 
 class Job:
     """``fn(**kwargs, progress=..., cancel=...)`` in a daemon thread: ``total`` steps reported
-    through ``progress``; ``what`` it does, {'training', 'learning'}, picks the panel that shows it."""
+    through ``progress``; ``what`` it does, {'training', 'learning', 'predicting'}, picks the panel
+    that shows it."""
 
     def __init__(self, fn: Callable[..., Any], total: int, what: str, **kwargs: Any) -> None:
         self.total, self.what = total, what
@@ -57,5 +59,5 @@ class Job:
         return self._done.wait(timeout)
 
 
-# The job the panels show (one training or learning at a time).
+# The job the panels show (one at a time).
 current: Optional[Job] = None

@@ -1,5 +1,6 @@
 """The add-on's operators in real Blender (bpy 5.0, headless), checked on the data they make."""
 
+import json
 import time
 
 import numpy as np
@@ -49,17 +50,19 @@ def trained(name="Task 1"):
 
 
 def evaluated(obj, frame, world=False):
-    """Vertex positions after shape keys at ``frame``, without the display modifier."""
+    """Local (or world) vertex positions after shape keys at ``frame``, without the display modifier."""
     from symbreak.addon import mesh
 
     for modifier in obj.modifiers:
         modifier.show_viewport = False
     bpy.context.scene.frame_set(frame)
     depsgraph = bpy.context.evaluated_depsgraph_get()
-    out = mesh.evaluated_positions(obj, depsgraph, world=world)
+    evaluated_obj = obj.evaluated_get(depsgraph)
+    out = mesh.positions(evaluated_obj.to_mesh())
+    evaluated_obj.to_mesh_clear()
     for modifier in obj.modifiers:
         modifier.show_viewport = True
-    return out
+    return mesh.to_world(evaluated_obj, out) if world else out
 
 
 def snapshot():
@@ -128,6 +131,8 @@ def test_train_uses_edit_mode_selection(symbreak):
 
 
 def test_predict_reuses_model_and_is_equivariant(symbreak):
+    from mathutils import Matrix
+
     from symbreak.addon import state
 
     obj = trained("Task 1")
@@ -137,8 +142,12 @@ def test_predict_reuses_model_and_is_equivariant(symbreak):
     again = state.prediction(obj)
     np.testing.assert_allclose(again.signals, before.signals, atol=1e-6)
     np.testing.assert_array_equal(state.loss_history(obj), losses)  # not retrained
-    obj.rotation_euler = (0.0, 0.0, np.pi / 2)  # rotate the object: every peak rotates with it
+    obj.rotation_euler = (0.3, 0.0, 1.0)  # moving the object changes nothing in its own frame
+    obj.location.x += 5.0
     bpy.context.view_layer.update()
+    assert bpy.ops.symbreak.predict() == {'FINISHED'}
+    np.testing.assert_allclose(state.prediction(obj).signals, before.signals, atol=1e-6)
+    obj.data.transform(Matrix.Rotation(np.pi / 2, 4, 'Z'))  # rotate the vertices: every peak rotates with them
     assert bpy.ops.symbreak.predict() == {'FINISHED'}
     rotated = state.prediction(obj)
     r = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -182,10 +191,10 @@ def test_animate_reaches_predicted_positions(symbreak):
     fcurves = [fc for fc in _fcurves(obj.data.shape_keys)]
     assert len(fcurves) == 1 and [k.co[0] for k in fcurves[0].keyframe_points] == [5.0, 25.0]
     assert fcurves[0].keyframe_points[0].easing == 'EASE_IN_OUT'
-    np.testing.assert_allclose(evaluated(obj, 1, world=True), p.start, atol=1e-5)
+    np.testing.assert_allclose(evaluated(obj, 1), p.start, atol=1e-5)
     expected = np.where(p.ambiguous[:, None], p.start, p.predicted)
-    np.testing.assert_allclose(evaluated(obj, 25, world=True), expected, atol=1e-5)
-    middle = evaluated(obj, 15, world=True)
+    np.testing.assert_allclose(evaluated(obj, 25), expected, atol=1e-5)
+    middle = evaluated(obj, 15)
     assert not np.allclose(middle, p.start) and not np.allclose(middle, expected)
     signals = next(c for c in obj.children if c.symbreak.role == 'SIGNALS')
     assert signals.data.shape_keys is not None  # surfaces follow
@@ -203,11 +212,71 @@ def test_animate_sends_ghosts_to_tied_peaks(symbreak):
         pytest.skip("this short training left no ties")
     assert ghosts is not None and len(ghosts.data.vertices) == count
     end = bpy.context.scene.symbreak.display.frame_end
-    ends = evaluated(ghosts, end, world=True)
+    ends = evaluated(ghosts, end)
     expected = np.concatenate([p.start[i] + np.asarray(p.peaks[i]) for i in np.flatnonzero(p.ambiguous)])
     np.testing.assert_allclose(ends, expected, atol=1e-5)
     # ambiguous vertices themselves stay put: no silently chosen peak
-    np.testing.assert_allclose(evaluated(obj, end, world=True)[p.ambiguous], p.start[p.ambiguous], atol=1e-5)
+    np.testing.assert_allclose(evaluated(obj, end)[p.ambiguous], p.start[p.ambiguous], atol=1e-5)
+
+
+# --- the object's own frame ----------------------------------------------------------------------
+
+def test_results_follow_the_object_after_it_moves(symbreak):
+    """Stored results are local: after training, move and rotate the object; Animate's last frame
+    is the prediction carried by the object's new transform, and what it draws moves with it."""
+    from symbreak.addon import mesh, state
+
+    obj = trained("Task 1")
+    bpy.ops.symbreak.show_signals()
+    obj.location.x += 5.0
+    obj.rotation_euler = (0.4, -0.2, 1.1)
+    obj.scale = (1.0, 2.0, 0.5)
+    bpy.context.view_layer.update()
+    assert bpy.ops.symbreak.animate() == {'FINISHED'}
+    p = state.prediction(obj)
+    expected = np.where(p.ambiguous[:, None], p.start, p.predicted)
+    end = bpy.context.scene.symbreak.display.frame_end
+    np.testing.assert_allclose(evaluated(obj, end, world=True), mesh.to_world(obj, expected), atol=1e-5)
+    for role in ('SIGNALS', 'TARGET'):
+        shown = next(c for c in obj.children if c.symbreak.role == role)
+        np.testing.assert_allclose(np.array(shown.matrix_world), np.array(obj.matrix_world), atol=1e-6)
+    target = next(c for c in obj.children if c.symbreak.role == 'TARGET')
+    np.testing.assert_allclose(mesh.positions(target.data), state.target(obj), atol=1e-6)
+
+
+def test_rotated_task_3_breaks_symmetry_along_its_own_axes(symbreak, capfd):
+    """x² − y² and the target are in the object's axes, so a rotated Task 3 is still learnable."""
+    from symbreak.addon import state
+
+    demo()
+    obj = bpy.data.objects["Task 3"]
+    obj.rotation_euler.z = np.pi / 4
+    activate(obj)
+    bpy.context.scene.symbreak.training.iterations = 200
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    assert "Warning" not in capfd.readouterr().out and state.symmetry(obj)["warning"] == ""
+    p = state.prediction(obj)
+    assert np.linalg.norm(p.predicted - state.target(obj), axis=1).max() < 0.05 and not p.ambiguous.any()
+
+
+def test_target_object_is_converted_into_the_source_frame(symbreak):
+    """Another mesh placed where the source's Target shape key is in the world gives that target."""
+    from symbreak.addon import inputs, mesh
+
+    obj = demo()[0]
+    obj.rotation_euler, obj.scale = (0.2, 0.5, -0.7), (1.5, 1.0, 0.8)
+    other = bpy.data.objects.new("Other", mesh.new_mesh("Other", mesh.shape_key_positions(obj, "Target")))
+    bpy.context.scene.collection.objects.link(other)
+    bpy.context.view_layer.update()
+    other.matrix_world = obj.matrix_world.copy()
+    other.location.z += 1.0  # one unit up in the world
+    bpy.context.view_layer.update()
+    obj.symbreak.target_mode, obj.symbreak.target_object = 'OBJECT', other
+    activate(obj)
+    src = inputs.source(bpy.context)
+    world = mesh.to_world(obj, mesh.shape_key_positions(obj, "Target")) + [0.0, 0.0, 1.0]
+    np.testing.assert_allclose(mesh.to_world(obj, inputs.target(src)), world, atol=1e-5)
 
 
 def _fcurves(id_data):
@@ -251,6 +320,69 @@ def test_training_job_cancels_within_half_a_second(symbreak):
     assert isinstance(job.error, TrainingCancelled)
 
 
+def test_prediction_job_matches_the_synchronous_call(symbreak):
+    import torch
+
+    from symbreak.addon import ops, worker
+    from symbreak.engine import TASKS, Features, predict, train
+
+    task = TASKS['rectangle-to-square']
+    model = train(task.start, task.target, iterations=5).model
+    job = worker.Job(ops._predict, 1, "predicting", model=model, positions=task.start,
+                     features=Features.scalar(4), dtype=torch.float64).start()
+    assert job.wait(30) and job.error is None
+    np.testing.assert_allclose(job.result.signals, predict(model, task.start).signals, atol=1e-12)
+
+
+def test_predict_runs_in_float32_above_a_few_thousand_points(symbreak, monkeypatch):
+    """A model trained with a radius graph, run on a 65 × 65 grid."""
+    import torch
+
+    import symbreak.engine
+    from symbreak.addon import mesh, ops, state
+
+    bpy.context.scene.symbreak.training.use_radius_graph = True
+    source = trained("Task 1")
+    xy = np.stack(np.meshgrid(np.arange(65.0), np.arange(65.0)), axis=-1).reshape(-1, 2)
+    grid = bpy.data.objects.new("Grid", mesh.new_mesh("Grid", np.c_[xy, np.zeros(len(xy))]))
+    bpy.context.scene.collection.objects.link(grid)
+    grid[state.MODEL] = source[state.MODEL]
+    activate(grid)
+    dtypes = []
+    original = symbreak.engine.predict
+
+    def recorded(model, positions, features=None, *, dtype=torch.float64):
+        dtypes.append(dtype)
+        return original(model, positions, features, dtype=dtype)
+
+    monkeypatch.setattr(symbreak.engine, "predict", recorded)
+    assert len(xy) > ops.FLOAT32_ABOVE
+    assert bpy.ops.symbreak.predict() == {'FINISHED'}
+    activate(source)
+    assert bpy.ops.symbreak.predict() == {'FINISHED'}
+    assert dtypes == [torch.float32, torch.float64]
+    assert len(state.prediction(grid).indices) == len(xy)
+
+
+def test_train_stores_the_settings_it_started_with(symbreak, monkeypatch):
+    """Settings changed while training runs are not what the model was trained with."""
+    import symbreak.engine
+    from symbreak.addon import state
+
+    original = symbreak.engine.train
+    t = bpy.context.scene.symbreak.training
+
+    def meanwhile(**kwargs):
+        t.lmax, t.seed, t.iterations = 2, 7, 3
+        return original(**kwargs)
+
+    monkeypatch.setattr(symbreak.engine, "train", meanwhile)
+    obj = trained("Task 1")
+    stored = json.loads(obj[state.CONFIG])
+    assert (stored["lmax"], stored["seed"], stored["iterations"]) == (5, 0, ITERATIONS)
+    assert len(state.loss_history(obj)) == ITERATIONS
+
+
 # --- save, reopen, render without the add-on -------------------------------------------------------
 
 def test_save_reopen_keeps_model_and_animation(symbreak, tmp_path):
@@ -269,14 +401,14 @@ def test_save_reopen_keeps_model_and_animation(symbreak, tmp_path):
     try:
         bpy.ops.wm.open_mainfile(filepath=str(path))
         obj = bpy.data.objects["Task 1"]
-        np.testing.assert_allclose(evaluated(obj, end, world=True), p.predicted, atol=1e-5)
+        np.testing.assert_allclose(evaluated(obj, end), p.predicted, atol=1e-5)
     finally:
         symbreak.register()
 
     bpy.ops.wm.open_mainfile(filepath=str(path))
     obj = bpy.data.objects["Task 1"]
     np.testing.assert_array_equal(state.loss_history(obj), losses)
-    assert state.config(obj)["iterations"] == ITERATIONS
+    assert json.loads(obj[state.CONFIG])["iterations"] == ITERATIONS
     activate(obj)
     obj.keys()
     del obj[state.PREDICTION]
@@ -396,6 +528,44 @@ def test_vector_output_and_vertex_group_features(symbreak):
     assert bpy.ops.symbreak.train() == {'FINISHED'}
     assert bpy.ops.symbreak.predict() == {'FINISHED'}
     assert bpy.ops.symbreak.show_signals() == {'FINISHED'}
-    assert state.config(obj)["output"] == 'vector'
+    assert json.loads(obj[state.CONFIG])["output"] == 'vector'
     obj.symbreak.breaking = 'NONE'  # the model was trained with other inputs
     expect_cancelled(bpy.ops.symbreak.predict, "features changed")
+
+
+def test_degenerate_transform(symbreak):
+    """A scale of 0 on an axis: reported, and nothing changes (the old signals stay)."""
+    obj = trained("Task 1")
+    assert bpy.ops.symbreak.show_signals() == {'FINISHED'}
+    obj.scale.y = 0.0
+    bpy.context.view_layer.update()
+    for op in ("train", "predict", "show_signals", "animate", "analyze_symmetry"):
+        expect_cancelled(getattr(bpy.ops.symbreak, op), "degenerate transform")
+
+
+def test_all_pairs_refuse_large_meshes_before_starting(symbreak):
+    from symbreak.addon import mesh
+
+    xy = np.stack(np.meshgrid(np.arange(11.0), np.arange(11.0)), axis=-1).reshape(-1, 2)
+    points = np.c_[xy, np.zeros(len(xy))]
+    obj = bpy.data.objects.new("Grid", mesh.new_mesh("Grid", points))
+    bpy.context.scene.collection.objects.link(obj)
+    mesh.set_shape_key(obj, "Target", 1.1 * points)
+    activate(obj)
+    expect_cancelled(bpy.ops.symbreak.train, "121 points .* set a graph radius")
+    expect_cancelled(bpy.ops.symbreak.learn_order_parameter, "121 points .* set a graph radius")
+
+
+def test_show_signals_caps_the_surface_vertices(symbreak):
+    """200 surfaces at Resolution 6 (40,962 vertices each) are too many; 5 (10,242) fit."""
+    from symbreak.addon import mesh, state
+
+    points = np.random.default_rng(0).normal(size=(200, 3))
+    obj = bpy.data.objects.new("Cloud", mesh.new_mesh("Cloud", points))
+    bpy.context.scene.collection.objects.link(obj)
+    state.store_prediction(obj, state.StoredPrediction(
+        indices=np.arange(200), start=points, displacements=np.zeros((200, 3)), signals=np.ones((200, 4)),
+        ambiguous=np.zeros(200, dtype=bool), peaks=[np.zeros((1, 3))] * 200))
+    activate(obj)
+    bpy.context.scene.symbreak.display.signal_level = 6
+    expect_cancelled(bpy.ops.symbreak.show_signals, "8,192,400 vertices .* lower the signal Resolution to 5")

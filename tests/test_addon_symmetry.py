@@ -114,8 +114,8 @@ def test_order_parameter_surface(symbreak):
     surface = surfaces[0]
     assert len(surface.data.vertices) == 10 * 4 ** 3 + 2 and len(surface.data.polygons) == 20 * 4 ** 3
     assert not surface.data.validate()
-    centre = mesh.world_positions(obj).mean(axis=0)
-    offsets = mesh.world_positions(surface) - centre
+    centre = mesh.positions(obj.data).mean(axis=0)  # both in the object's frame
+    offsets = mesh.positions(surface.data) - centre
     values = np.empty(len(offsets), dtype=np.float32)
     surface.data.attributes["signal"].data.foreach_get("value", values)
     distance = np.linalg.norm(offsets, axis=1)
