@@ -326,8 +326,6 @@ class SYMBREAK_OT_predict(_Background):
     def _prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, dict[str, Any]]:
         """The source and the stored model, which must take the source's current input features;
         float32 above ``FLOAT32_ABOVE`` points."""
-        import torch
-
         from ..engine import checkpoint
 
         src = inputs.source(context)
@@ -339,7 +337,7 @@ class SYMBREAK_OT_predict(_Background):
             raise ValueError(f"Input features changed since training ({stored.irreps} → {features.irreps}): "
                              "train again")
         self._source = src
-        dtype = torch.float32 if len(src.indices) > FLOAT32_ABOVE else torch.float64
+        dtype = "float32" if len(src.indices) > FLOAT32_ABOVE else "float64"
         return src.obj, dict(model=model, positions=src.start, features=features, dtype=dtype)
 
     def _call(self) -> tuple[Any, int, str]:

@@ -236,12 +236,13 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
 
 
 def predict(model: Network, positions, features: Features | None = None, *,
-            dtype: torch.dtype = torch.float64) -> Prediction:
+            dtype: torch.dtype | str = torch.float64) -> Prediction:
     """Run a trained ``model`` on ``(N, 3)`` positions without training.
 
-    Large point sets want a model with a graph ``radius``; ``dtype=torch.float32`` halves
-    time and memory.
+    Large point sets want a model with a graph ``radius``; ``dtype=torch.float32`` (or
+    ``"float32"``) halves time and memory.
     """
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     positions = check_points(positions, "positions")
     features = features or Features.scalar(len(positions))
     if len(features) != len(positions):
