@@ -18,7 +18,7 @@ from typing import Any, Optional
 import bpy
 import numpy as np
 
-from . import mesh, state
+from . import mesh, props, state
 
 AXIS_VECTORS = {'X': (1.0, 0.0, 0.0), 'Y': (0.0, 1.0, 0.0), 'Z': (0.0, 0.0, 1.0)}
 
@@ -71,7 +71,7 @@ def source(context: bpy.types.Context) -> Source:
     mesh.sync_edit_mode(obj)
     count = len(obj.data.vertices)
     if obj.mode == 'EDIT':
-        indices = np.flatnonzero(mesh.selection(obj.data))
+        indices = np.flatnonzero(mesh.selection(mesh.mesh_data(obj)))
         if len(indices) == 0:
             raise ValueError(f"Nothing selected: select vertices of {obj.name!r} in Edit Mode")
     else:
@@ -80,7 +80,7 @@ def source(context: bpy.types.Context) -> Source:
         indices = np.arange(count)
     if len(indices) < 2:
         raise ValueError(f"{obj.name!r}: need at least 2 vertices, got {len(indices)}")
-    start = mesh.positions(obj.data)[indices]
+    start = mesh.positions(mesh.mesh_data(obj))[indices]
     _finite(f"{obj.name!r}", start)
     return Source(obj, indices, start)
 
@@ -89,7 +89,7 @@ def target(src: Source) -> np.ndarray:
     """Local target positions for the source vertices, from the object's target settings: a shape
     key of the object, another mesh (converted into the object's frame) or a preset's displacements
     along the object's axes."""
-    obj, state = src.obj, src.obj.symbreak
+    obj, state = src.obj, props.object_settings(src.obj)
     if state.target_mode == 'SHAPE_KEY':
         name = state.target_shape_key
         if name not in mesh.shape_key_names(obj):
@@ -119,7 +119,7 @@ def breaking(src: Source) -> Optional[state.OrderParameter]:
     """The object's symmetry-breaking input in its local axes, or None when it has none (yet)."""
     from ..engine import signals
 
-    obj, s = src.obj, src.obj.symbreak
+    obj, s = src.obj, props.object_settings(src.obj)
     if s.breaking == 'NONE':
         return None
     if s.breaking == 'L2':
@@ -191,7 +191,7 @@ def problem(context: bpy.types.Context) -> Problem:
 def stored_prediction_owner(context: bpy.types.Context) -> Optional[bpy.types.Object]:
     """The active object, or the source object of an active signals/ghosts object."""
     obj = context.active_object
-    if obj is not None and obj.parent is not None and obj.symbreak.role != 'SOURCE':
+    if obj is not None and obj.parent is not None and props.object_settings(obj).role != 'SOURCE':
         return obj.parent
     return obj
 

@@ -24,6 +24,11 @@ def sync_edit_mode(obj: bpy.types.Object) -> None:
         obj.update_from_editmode()
 
 
+def mesh_data(obj: bpy.types.Object) -> bpy.types.Mesh:
+    """``obj.data`` of a mesh object, which the stubs type as any object data or None."""
+    return obj.data  # type: ignore[return-value]  # callers pass mesh objects
+
+
 def positions(mesh: bpy.types.Mesh) -> np.ndarray:
     """Local vertex positions ``(N, 3)``."""
     co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
@@ -76,7 +81,7 @@ def positions_in(frame: bpy.types.Object, other: bpy.types.Object) -> np.ndarray
     invertible."""
     sync_edit_mode(other)
     m = np.linalg.solve(matrix(frame), matrix(other))
-    return positions(other.data) @ m[:3, :3].T + m[:3, 3]
+    return positions(mesh_data(other)) @ m[:3, :3].T + m[:3, 3]
 
 
 # --- shape keys ---------------------------------------------------------------------------------
@@ -176,15 +181,18 @@ def new_tiled_mesh(name: str, vertices: np.ndarray, faces: np.ndarray) -> bpy.ty
 def set_point_colors(mesh: bpy.types.Mesh, name: str, rgba: np.ndarray) -> None:
     """A per-vertex float colour attribute ``(V, 4)``, made the active colour."""
     attribute = mesh.color_attributes.get(name) or mesh.color_attributes.new(name, 'FLOAT_COLOR', 'POINT')
-    attribute.data.foreach_set("color", np.ascontiguousarray(rgba, dtype=np.float32).ravel())
+    attribute.data.foreach_set(  # type: ignore[attr-defined]  # stubs: base Attribute
+        "color", np.ascontiguousarray(rgba, dtype=np.float32).ravel())
     mesh.color_attributes.active_color = attribute
-    mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
+    # The stubs allow None for active_color_index, but one was just made active.
+    mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index  # type: ignore[assignment]
 
 
 def set_point_floats(mesh: bpy.types.Mesh, name: str, values: np.ndarray) -> None:
     """A per-vertex float attribute ``(V,)``."""
     attribute = mesh.attributes.get(name) or mesh.attributes.new(name, 'FLOAT', 'POINT')
-    attribute.data.foreach_set("value", np.ascontiguousarray(values, dtype=np.float32).ravel())
+    attribute.data.foreach_set(  # type: ignore[attr-defined]  # stubs: base Attribute
+        "value", np.ascontiguousarray(values, dtype=np.float32).ravel())
 
 
 def smooth_faces(mesh: bpy.types.Mesh) -> None:

@@ -5,20 +5,23 @@ report bad input with ``self.report`` and return ``{'CANCELLED'}`` before anythi
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import bpy
 import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
-from . import inputs, scene, state, video, worker
+from . import inputs, props, scene, state, video, worker
 
 
 # Predict runs in float32 above this many points, which halves its time and memory.
 FLOAT32_ABOVE = 4000
 
+# What execute, invoke and modal may return (bpy.types.Operator's own return type).
+Result = set[Literal['RUNNING_MODAL', 'CANCELLED', 'FINISHED', 'PASS_THROUGH', 'INTERFACE']]
 
-def _fail(op: bpy.types.Operator, message: str) -> set[str]:
+
+def _fail(op: bpy.types.Operator, message: str) -> Result:
     op.report({'ERROR'}, message)
     return {'CANCELLED'}
 
@@ -34,9 +37,12 @@ class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return context.scene is not None and context.mode == 'OBJECT'
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
+        sc = context.scene
+        if sc is None:
+            return _fail(self, "No scene to add the demo to")
         try:
-            made = scene.add_seed_demo(context.scene, point_radius=context.scene.symbreak.display.point_radius)
+            made = scene.add_seed_demo(sc, point_radius=props.scene_settings(sc).display.point_radius)
         except ImportError as error:
             return _fail(self, f"The SymBreak engine could not be loaded: {error}")
         for obj in context.view_layer.objects:
@@ -106,8 +112,9 @@ def _store_training(problem: inputs.Problem, result: Any, settings: dict[str, An
     state.store_model(obj, blob, result.loss_history, settings)
     state.store_target(obj, problem.target)
     state.store_prediction(obj, _stored(problem.source, result))
-    obj.symbreak.final_loss = float(result.loss_history[-1]) if len(result.loss_history) else 0.0
-    obj.symbreak.train_seconds = float(result.seconds)
+    own = props.object_settings(obj)
+    own.final_loss = float(result.loss_history[-1]) if len(result.loss_history) else 0.0
+    own.train_seconds = float(result.seconds)
     if checked is not None:
         state.store_symmetry(obj, checked)
 
@@ -116,7 +123,7 @@ def _summary(obj: bpy.types.Object, result: Any) -> str:
     ambiguous = int(np.count_nonzero(result.ambiguous))
     tied = f", {ambiguous} with tied peaks" if ambiguous else ""
     return (f"Trained {obj.name!r}: {len(result.loss_history)} steps in {result.seconds:.2f} s, "
-            f"final loss {obj.symbreak.final_loss:.3g}{tied}")
+            f"final loss {props.object_settings(obj).final_loss:.3g}{tied}")
 
 
 class _Background(bpy.types.Operator):
@@ -149,7 +156,7 @@ class _Background(bpy.types.Operator):
         {'training', 'learning', 'predicting'}."""
         raise NotImplementedError
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         """Synchronous: background mode and scripts."""
         try:
             self._obj, kwargs = self._prepare(context)
@@ -159,7 +166,7 @@ class _Background(bpy.types.Operator):
         self._keep(context, result)
         return {'FINISHED'}
 
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: Any) -> Result:
         if bpy.app.background or context.window is None:
             return self.execute(context)
         try:
@@ -197,7 +204,7 @@ class _Background(bpy.types.Operator):
         wm.progress_end()
         self._status(context, None)
 
-    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
+    def modal(self, context: bpy.types.Context, event: Any) -> Result:
         job, obj = self._job, self._obj
         assert job is not None and obj is not None
         if event.type == 'ESC' and event.value == 'PRESS':
@@ -367,7 +374,7 @@ class SYMBREAK_OT_show_signals(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return context.scene is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         d = context.scene.symbreak.display
         try:
             obj, p = inputs.stored_prediction(context)
@@ -394,7 +401,7 @@ class SYMBREAK_OT_animate(bpy.types.Operator):
             return False
         return context.scene is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         try:
             obj, p = inputs.stored_prediction(context)
         except ValueError as error:
@@ -429,7 +436,7 @@ class SYMBREAK_OT_analyze_symmetry(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return context.scene is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         try:
             problem = inputs.problem(context)
             checked = _symmetry(problem)
@@ -457,7 +464,7 @@ class SYMBREAK_OT_use_order_parameter(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return context.scene is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         try:
             obj = inputs.active_mesh(context)
         except ValueError as error:
@@ -466,7 +473,7 @@ class SYMBREAK_OT_use_order_parameter(bpy.types.Operator):
         if found is None or record is None:
             return _fail(self, f"{obj.name!r} has no suggested order parameter: Analyze Symmetry first")
         state.store_order_parameter(obj, found)
-        obj.symbreak.breaking = 'ORDER_PARAMETER'
+        props.object_settings(obj).breaking = 'ORDER_PARAMETER'
         if record["order_parameter"]["symmetry"] == record["kept_group"]:  # it breaks exactly what the target breaks
             state.store_symmetry(obj, {**record, "inputs": f"the input {found.description}", "warning": ""})
         self.report({'INFO'}, f"{obj.name!r} now breaks its symmetry with the order parameter {found.description}")
@@ -485,7 +492,7 @@ class SYMBREAK_OT_show_order_parameter(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return context.scene is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         try:
             src = inputs.source(context)
             extra = inputs.breaking(src)
@@ -508,11 +515,11 @@ class SYMBREAK_OT_render_video(bpy.types.Operator):
     bl_options = {'REGISTER'}
 
     filepath: StringProperty(name="File Path", description="Overrides the Output setting when set",
-                             default="", subtype='FILE_PATH')  # type: ignore[valid-type]
+                             default="", subtype='FILE_PATH')
     contact_sheet: BoolProperty(name="Contact Sheet", description="Also write a PNG of key frames",
-                                default=False)  # type: ignore[valid-type]
+                                default=False)
     frame_camera: BoolProperty(name="Frame Camera", description="Fit the camera to the content",
-                               default=True)  # type: ignore[valid-type]
+                               default=True)
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -521,9 +528,11 @@ class SYMBREAK_OT_render_video(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         sc = context.scene
-        settings = sc.symbreak.render
+        if sc is None:
+            return _fail(self, "No scene to render")
+        settings = props.scene_settings(sc).render
         raw = self.filepath or settings.filepath
         if raw.startswith("//") and not bpy.data.filepath:
             return _fail(self, f"Output {raw!r} is relative to the .blend: save the file first "

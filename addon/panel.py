@@ -9,16 +9,20 @@ afterwards carries everything with it.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import bpy
 
-from . import inputs, state, worker
+from . import inputs, props, state, worker
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import RegionTypeItems, SpaceTypeItems
 
 
 class SymBreakPanel:
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
+    # Panel's own types, so that mixing this into Panel type-checks (a bare 'VIEW_3D' is a str).
+    bl_space_type: SpaceTypeItems = 'VIEW_3D'
+    bl_region_type: RegionTypeItems = 'UI'
     bl_category = "SymBreak"
 
 
@@ -32,7 +36,7 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         if obj is None or obj.type != 'MESH':
             layout.label(text="Select a mesh to train", icon='INFO')
             return
-        s = obj.symbreak
+        s = props.object_settings(obj)
         box = layout.box()
         where = "selected vertices" if obj.mode == 'EDIT' else "all vertices"
         box.label(text=f"Source: {obj.name} ({where}, in its own axes)", icon='MESH_DATA')
@@ -97,7 +101,7 @@ def draw_learned(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
     for l, share in shares.items():
         col.label(text=f"L={l}  {share:5.1f}%  {'█' * round(share / 10)}")
     row = col.row(align=True)
-    row.prop_enum(obj.symbreak, "breaking", 'LEARNED', text="Use")
+    row.prop_enum(props.object_settings(obj), "breaking", 'LEARNED', text="Use")
     row.operator("symbreak.show_order_parameter", text="Show", icon='SPHERE')
 
 
@@ -112,6 +116,8 @@ class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         obj = context.active_object
+        if layout is None or obj is None:  # Blender sets the layout in draw; poll needs the object
+            return
         row = layout.row(align=True)
         row.operator("symbreak.analyze_symmetry", icon='MOD_MIRROR')
         row.operator("symbreak.learn_order_parameter", text="Learn", icon='SHADERFX')
@@ -168,6 +174,8 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
+        if layout is None:  # Blender sets it before draw
+            return
         draw_progress(layout, "training")
         layout.operator("symbreak.train", icon='PLAY')
         obj = inputs.stored_prediction_owner(context)
@@ -176,8 +184,9 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
             return
         losses = state.loss_history(obj)
         box = layout.box()
-        box.label(text=f"{obj.name}: final loss {obj.symbreak.final_loss:.3g} "
-                       f"({len(losses)} steps, {obj.symbreak.train_seconds:.1f} s)")
+        own = props.object_settings(obj)
+        box.label(text=f"{obj.name}: final loss {own.final_loss:.3g} "
+                       f"({len(losses)} steps, {own.train_seconds:.1f} s)")
         if len(losses):
             box.label(text=state.sparkline(losses))
             box.label(text=f"loss {losses[0]:.2g} → {losses[-1]:.2g} (log scale)")

@@ -33,52 +33,52 @@ def _is_mesh(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
 
 class SymBreakTraining(bpy.types.PropertyGroup):
     lmax: IntProperty(name="L max", description="Highest degree of the spherical-harmonic signals",
-                      default=5, min=1, max=8)  # type: ignore[valid-type]
-    layers: IntProperty(name="Layers", description="Convolution layers", default=3, min=1, max=8)  # type: ignore[valid-type]
+                      default=5, min=1, max=8)
+    layers: IntProperty(name="Layers", description="Convolution layers", default=3, min=1, max=8)
     max_radius: FloatProperty(name="Max Radius", description="Range of the radial basis",
-                              default=3.0, min=0.01, soft_max=100.0)  # type: ignore[valid-type]
+                              default=3.0, min=0.01, soft_max=100.0)
     use_radius_graph: BoolProperty(
         name="Radius Graph",
         description="Connect only points closer than Radius (for large meshes); off: all pairs, as in the seed",
-        default=False)  # type: ignore[valid-type]
+        default=False)
     radius: FloatProperty(name="Radius", description="Neighbour cutoff of the radius graph",
-                          default=1.5, min=0.001, soft_max=100.0)  # type: ignore[valid-type]
-    iterations: IntProperty(name="Iterations", default=200, min=1, soft_max=5000)  # type: ignore[valid-type]
+                          default=1.5, min=0.001, soft_max=100.0)
+    iterations: IntProperty(name="Iterations", default=200, min=1, soft_max=5000)
     learning_rate: FloatProperty(name="Learning Rate", default=1e-3, min=1e-7, max=1.0,
-                                 precision=5, step=0.01)  # type: ignore[valid-type]
-    seed: IntProperty(name="Seed", description="Random seed of the weights", default=0, min=0)  # type: ignore[valid-type]
+                                 precision=5, step=0.01)
+    seed: IntProperty(name="Seed", description="Random seed of the weights", default=0, min=0)
     output: EnumProperty(
         name="Output",
         items=[('signal', "Signal", "A spherical-harmonic signal whose peak is the displacement (the seed)"),
                ('vector', "Vector", "An L=1 displacement vector")],
-        default='signal')  # type: ignore[valid-type]
+        default='signal')
 
 
 class SymBreakDisplay(bpy.types.PropertyGroup):
     signal_scale: FloatProperty(name="Signal Scale", description="Radius of a surface per unit of |f|",
-                                default=1.5, min=0.0, soft_max=10.0)  # type: ignore[valid-type]
+                                default=1.5, min=0.0, soft_max=10.0)
     signal_level: IntProperty(name="Resolution", description="Icosphere subdivisions of each surface",
-                              default=3, min=1, max=6)  # type: ignore[valid-type]
+                              default=3, min=1, max=6)
     point_radius: FloatProperty(name="Point Radius", description="Radius of point and ghost spheres",
-                                default=0.06, min=0.001, soft_max=1.0)  # type: ignore[valid-type]
-    frame_start: IntProperty(name="Start", description="Frame where the motion starts", default=12, min=0)  # type: ignore[valid-type]
-    frame_end: IntProperty(name="End", description="Frame where the motion ends", default=60, min=1)  # type: ignore[valid-type]
+                                default=0.06, min=0.001, soft_max=1.0)
+    frame_start: IntProperty(name="Start", description="Frame where the motion starts", default=12, min=0)
+    frame_end: IntProperty(name="End", description="Frame where the motion ends", default=60, min=1)
     easing: EnumProperty(
         name="Easing",
         items=[('EASE_IN_OUT', "Ease In and Out", ""), ('EASE_IN', "Ease In", ""),
                ('EASE_OUT', "Ease Out", ""), ('LINEAR', "Linear", "")],
-        default='EASE_IN_OUT')  # type: ignore[valid-type]
+        default='EASE_IN_OUT')
     show_target: BoolProperty(name="Target Ghosts", description="Show the target positions",
-                              default=True)  # type: ignore[valid-type]
+                              default=True)
     show_ambiguous: BoolProperty(
         name="Tied Peaks", description="Ambiguous vertices send a ghost to every tied peak",
-        default=True)  # type: ignore[valid-type]
+        default=True)
     signals_motion: EnumProperty(
         name="Signals",
         items=[('FOLLOW', "Follow", "Surfaces travel with their vertex"),
                ('FADE', "Fade", "Surfaces shrink away while the vertex moves"),
                ('STATIC', "Static", "Surfaces stay where they are")],
-        default='FOLLOW')  # type: ignore[valid-type]
+        default='FOLLOW')
 
 
 class SymBreakRender(bpy.types.PropertyGroup):
@@ -86,29 +86,29 @@ class SymBreakRender(bpy.types.PropertyGroup):
         name="Resolution",
         items=[('1280x720', "720p", "1280×720"), ('1920x1080', "1080p", "1920×1080"),
                ('640x360', "360p", "640×360"), ('SCENE', "Scene", "Keep the scene's resolution")],
-        default='1280x720')  # type: ignore[valid-type]
+        default='1280x720')
     fps: EnumProperty(
         name="Frame Rate",
         items=[('24', "24 fps", ""), ('25', "25 fps", ""), ('30', "30 fps", ""), ('60', "60 fps", "")],
-        default='24')  # type: ignore[valid-type]
+        default='24')
     duration: FloatProperty(name="Duration", description="Seconds of video; 0 keeps the scene's frame range",
-                            default=0.0, min=0.0, soft_max=60.0, unit='TIME_ABSOLUTE')  # type: ignore[valid-type]
+                            default=0.0, min=0.0, soft_max=60.0, unit='TIME_ABSOLUTE')
     engine: EnumProperty(
         name="Engine",
         items=[('WORKBENCH', "Workbench", "Fast, the default"),
                ('EEVEE', "EEVEE", "Rasterised with lighting (slow start headless)"),
                ('CYCLES', "Cycles", "Path traced")],
-        default='WORKBENCH')  # type: ignore[valid-type]
+        default='WORKBENCH')
     samples: IntProperty(name="Samples", description="Samples for EEVEE and Cycles", default=16, min=1,
-                         soft_max=1024)  # type: ignore[valid-type]
+                         soft_max=1024)
     filepath: StringProperty(name="Output", description="Where the MP4 is written",
-                             default="//symbreak.mp4", subtype='FILE_PATH')  # type: ignore[valid-type]
+                             default="//symbreak.mp4", subtype='FILE_PATH')
 
 
 class SymBreakSettings(bpy.types.PropertyGroup):
-    training: PointerProperty(type=SymBreakTraining)  # type: ignore[valid-type]
-    display: PointerProperty(type=SymBreakDisplay)  # type: ignore[valid-type]
-    render: PointerProperty(type=SymBreakRender)  # type: ignore[valid-type]
+    training: PointerProperty(type=SymBreakTraining)
+    display: PointerProperty(type=SymBreakDisplay)
+    render: PointerProperty(type=SymBreakRender)
 
 
 class SymBreakObject(bpy.types.PropertyGroup):
@@ -119,10 +119,10 @@ class SymBreakObject(bpy.types.PropertyGroup):
         items=[('SHAPE_KEY', "Shape Key", "A shape key of the same mesh"),
                ('OBJECT', "Object", "Another mesh with the same vertex count, where it is relative to this object"),
                ('TASK', "Preset Task", "The displacements of one of the seed's tasks, along the object's axes")],
-        default='SHAPE_KEY')  # type: ignore[valid-type]
-    target_shape_key: StringProperty(name="Shape Key", default="Target")  # type: ignore[valid-type]
-    target_object: PointerProperty(name="Object", type=bpy.types.Object, poll=_is_mesh)  # type: ignore[valid-type]
-    task: EnumProperty(name="Task", items=TASK_ITEMS, default='rectangle-to-square')  # type: ignore[valid-type]
+        default='SHAPE_KEY')
+    target_shape_key: StringProperty(name="Shape Key", default="Target")
+    target_object: PointerProperty(name="Object", type=bpy.types.Object, poll=_is_mesh)
+    task: EnumProperty(name="Task", items=TASK_ITEMS, default='rectangle-to-square')
     breaking: EnumProperty(
         name="Symmetry Breaking",
         items=[('NONE', "None", "Only a scalar 1 on every point"),
@@ -132,18 +132,18 @@ class SymBreakObject(bpy.types.PropertyGroup):
                ('VERTEX_GROUP', "Vertex Group", "A per-vertex scalar from a vertex group's weights"),
                ('LEARNED', "Learned Order Parameter",
                 "The global order parameter found by gradient descent (Learn Order Parameter finds it)")],
-        default='NONE')  # type: ignore[valid-type]
-    axis_a: EnumProperty(name="Axis A", items=AXES, default='X')  # type: ignore[valid-type]
-    axis_b: EnumProperty(name="Axis B", items=AXES, default='Y')  # type: ignore[valid-type]
-    vertex_group: StringProperty(name="Vertex Group", default="")  # type: ignore[valid-type]
+        default='NONE')
+    axis_a: EnumProperty(name="Axis A", items=AXES, default='X')
+    axis_b: EnumProperty(name="Axis B", items=AXES, default='Y')
+    vertex_group: StringProperty(name="Vertex Group", default="")
     role: EnumProperty(
         name="Role",
         items=[('SOURCE', "Source", ""), ('SIGNALS', "Signals", ""), ('GHOSTS', "Ghosts", ""),
                ('TARGET', "Target", ""), ('LABEL', "Label", ""),
                ('ORDER_PARAMETER', "Order Parameter", "")],
-        default='SOURCE')  # type: ignore[valid-type]
-    final_loss: FloatProperty(name="Final Loss", default=0.0)  # type: ignore[valid-type]
-    train_seconds: FloatProperty(name="Training Time", default=0.0)  # type: ignore[valid-type]
+        default='SOURCE')
+    final_loss: FloatProperty(name="Final Loss", default=0.0)
+    train_seconds: FloatProperty(name="Training Time", default=0.0)
 
 
 CLASSES = [
@@ -153,3 +153,13 @@ CLASSES = [
     SymBreakSettings,
     SymBreakObject,
 ]
+
+
+def scene_settings(scene: bpy.types.Scene) -> SymBreakSettings:
+    """``scene.symbreak``, the pointer ``addon.register`` adds to every scene (unknown to the stubs)."""
+    return scene.symbreak  # type: ignore[attr-defined]  # registered at runtime
+
+
+def object_settings(obj: bpy.types.Object) -> SymBreakObject:
+    """``obj.symbreak``, the pointer ``addon.register`` adds to every object (unknown to the stubs)."""
+    return obj.symbreak  # type: ignore[attr-defined]  # registered at runtime

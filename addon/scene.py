@@ -11,7 +11,7 @@ from typing import Any, Iterable, Optional
 import bpy
 import numpy as np
 
-from . import mesh
+from . import mesh, props
 from .state import OrderParameter, StoredPrediction
 
 POINTS_GROUP = "SymBreak Points"
@@ -53,22 +53,22 @@ def material(kind: str) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     bsdf = _principled(mat)
     if kind == 'signal':
-        mat.diffuse_color = (0.8, 0.8, 0.8, 1.0)
+        mat.diffuse_color = (0.8, 0.8, 0.8, 1.0)  # type: ignore[assignment]  # stubs: any sequence works
         if bsdf is not None:
             attr = mat.node_tree.nodes.new('ShaderNodeAttribute')
             attr.attribute_name = "signal_color"
             attr.location = (bsdf.location[0] - 300, bsdf.location[1])
             mat.node_tree.links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
-            bsdf.inputs["Roughness"].default_value = 0.45
+            bsdf.inputs["Roughness"].default_value = 0.45  # type: ignore[attr-defined]  # stubs: base socket
     else:
         color = COLORS[kind]
-        mat.diffuse_color = color
+        mat.diffuse_color = color  # type: ignore[assignment]  # stubs: any sequence works
         if bsdf is not None:
-            bsdf.inputs["Base Color"].default_value = color
-            bsdf.inputs["Roughness"].default_value = 0.35
+            bsdf.inputs["Base Color"].default_value = color  # type: ignore[attr-defined]  # stubs: base socket
+            bsdf.inputs["Roughness"].default_value = 0.35  # type: ignore[attr-defined]  # stubs: base socket
             if kind == 'text':
-                bsdf.inputs["Emission Color"].default_value = color
-                bsdf.inputs["Emission Strength"].default_value = 1.0
+                bsdf.inputs["Emission Color"].default_value = color  # type: ignore[attr-defined]  # stubs: base socket
+                bsdf.inputs["Emission Strength"].default_value = 1.0  # type: ignore[attr-defined]  # stubs: base socket
     return mat
 
 
@@ -94,7 +94,7 @@ def remove_object(obj: Optional[bpy.types.Object]) -> None:
 
 def child(source: bpy.types.Object, role: str) -> Optional[bpy.types.Object]:
     """The source's child object with the given role ('SIGNALS', 'GHOSTS' or 'TARGET')."""
-    return next((c for c in source.children if c.symbreak.role == role), None)
+    return next((c for c in source.children if props.object_settings(c).role == role), None)
 
 
 def _attach(obj: bpy.types.Object, source: bpy.types.Object, role: str) -> bpy.types.Object:
@@ -103,7 +103,7 @@ def _attach(obj: bpy.types.Object, source: bpy.types.Object, role: str) -> bpy.t
     for collection in source.users_collection:
         collection.objects.link(obj)
     obj.parent = source
-    obj.symbreak.role = role
+    props.object_settings(obj).role = role
     return obj
 
 
@@ -113,27 +113,30 @@ def points_node_group() -> bpy.types.NodeTree:
     if group is not None:
         return group
     group = bpy.data.node_groups.new(POINTS_GROUP, 'GeometryNodeTree')
+    if group is None:
+        raise RuntimeError(f"Could not create the node group {POINTS_GROUP!r}")
     face = group.interface
-    face.new_socket("Geometry", in_out='INPUT', socket_type='NodeSocketGeometry')
-    radius_socket = face.new_socket("Radius", in_out='INPUT', socket_type='NodeSocketFloat')
+    # The stubs only allow socket_type='DEFAULT'; any socket type name is valid.
+    face.new_socket("Geometry", in_out='INPUT', socket_type='NodeSocketGeometry')  # type: ignore[arg-type]
+    radius_socket = face.new_socket("Radius", in_out='INPUT', socket_type='NodeSocketFloat')  # type: ignore[arg-type]
     radius_socket.default_value = 0.06
-    face.new_socket("Material", in_out='INPUT', socket_type='NodeSocketMaterial')
-    face.new_socket("Geometry", in_out='OUTPUT', socket_type='NodeSocketGeometry')
+    face.new_socket("Material", in_out='INPUT', socket_type='NodeSocketMaterial')  # type: ignore[arg-type]
+    face.new_socket("Geometry", in_out='OUTPUT', socket_type='NodeSocketGeometry')  # type: ignore[arg-type]
     nodes, links = group.nodes, group.links
 
     def node(kind: str, x: float, y: float, **inputs: Any) -> bpy.types.Node:
         n = nodes.new(kind)
         n.location = (x, y)
         for name, value in inputs.items():
-            n.inputs[name].default_value = value
+            n.inputs[name].default_value = value  # type: ignore[attr-defined]  # stubs: base socket
         return n
 
     gin = node('NodeGroupInput', -800, 0)
     gout = node('NodeGroupOutput', 600, 0)
     to_curve = node('GeometryNodeMeshToCurve', -500, 150)
     tube_radius = node('ShaderNodeMath', -700, -150)
-    tube_radius.operation = 'MULTIPLY'
-    tube_radius.inputs[1].default_value = 0.35
+    tube_radius.operation = 'MULTIPLY'  # type: ignore[attr-defined]  # stubs: base Node
+    tube_radius.inputs[1].default_value = 0.35  # type: ignore[attr-defined]  # stubs: base socket
     circle = node('GeometryNodeCurvePrimitiveCircle', -500, -50, Resolution=12)
     to_mesh = node('GeometryNodeCurveToMesh', -250, 150)
     sphere = node('GeometryNodeMeshIcoSphere', -500, -250, Subdivisions=2)
@@ -164,7 +167,9 @@ def show_as_points(obj: bpy.types.Object, radius: float, kind: str) -> bpy.types
     """Draw a mesh's vertices as spheres and its edges as tubes (a Geometry Nodes modifier)."""
     group = points_node_group()
     modifier = obj.modifiers.get(POINTS_GROUP) or obj.modifiers.new(POINTS_GROUP, 'NODES')
-    modifier.node_group = group
+    if modifier is None:
+        raise RuntimeError(f"Could not add a Geometry Nodes modifier to {obj.name!r}")
+    modifier.node_group = group  # type: ignore[attr-defined]  # stubs: base Modifier
     sockets = {item.name: item.identifier for item in group.interface.items_tree
                if getattr(item, "in_out", None) == 'INPUT'}
     modifier[sockets["Radius"]] = float(radius)
@@ -177,7 +182,7 @@ def show_as_points(obj: bpy.types.Object, radius: float, kind: str) -> bpy.types
 def text_object(name: str, body: str, location: Iterable[float], size: float,
                 collection: Optional[bpy.types.Collection]) -> bpy.types.Object:
     """A centred text, linked to ``collection`` (or nowhere yet, when None)."""
-    curve = bpy.data.curves.new(name, 'FONT')
+    curve: bpy.types.TextCurve = bpy.data.curves.new(name, 'FONT')  # type: ignore[assignment]  # stubs: base Curve
     curve.body = body
     curve.align_x = 'CENTER'
     curve.align_y = 'TOP'
@@ -185,7 +190,7 @@ def text_object(name: str, body: str, location: Iterable[float], size: float,
     curve.materials.append(material('text'))
     obj = bpy.data.objects.new(name, curve)
     obj.location = tuple(location)
-    obj.symbreak.role = 'LABEL'
+    props.object_settings(obj).role = 'LABEL'
     return obj if collection is None else link(obj, collection)
 
 
@@ -210,7 +215,7 @@ def add_seed_demo(scene: bpy.types.Scene, *, spacing: float = 3.0, point_radius:
         obj.location = ((i - 1) * spacing, 0.0, 0.0)
         link(obj, collection)
         mesh.set_shape_key(obj, "Target", end)
-        state = obj.symbreak
+        state = props.object_settings(obj)
         state.target_mode, state.target_shape_key, state.task = 'SHAPE_KEY', "Target", task_name
         state.breaking, state.axis_a, state.axis_b = breaking, 'X', 'Y'
         show_as_points(obj, point_radius, 'points')
@@ -344,7 +349,7 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
     silently. Signal surfaces follow their vertex, fade (shrink into it) or stay.
     """
     moving = ~p.ambiguous
-    end = mesh.positions(source.data)
+    end = mesh.positions(mesh.mesh_data(source))
     end[p.indices[moving]] = p.predicted[moving]
     block = mesh.set_shape_key(source, MOTION_KEY, end)
     block.slider_min, block.slider_max = 0.0, 1.0
@@ -364,7 +369,7 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
 
     remove_object(child(source, 'TARGET'))
     if target is not None:
-        edges = _edges_within(source.data, p.indices)
+        edges = _edges_within(mesh.mesh_data(source), p.indices)
         data = mesh.new_mesh(f"{source.name} Target", target, edges=edges)
         target_obj = _attach(bpy.data.objects.new(f"{source.name} Target", data), source, 'TARGET')
         show_as_points(target_obj, point_radius * 0.6, 'target')
@@ -373,7 +378,7 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
     if signals_obj is not None and signals_motion != 'STATIC':
         per = int(signals_obj.get("symbreak_surface_vertices", 0))
         if per and len(signals_obj.data.vertices) == per * len(p.indices):
-            here = mesh.positions(signals_obj.data).reshape(len(p.indices), per, 3)
+            here = mesh.positions(mesh.mesh_data(signals_obj)).reshape(len(p.indices), per, 3)
             shift = np.where(moving[:, None], p.displacements, 0.0)
             if signals_motion == 'FOLLOW':
                 there = here + shift[:, None, :]

@@ -22,7 +22,8 @@ ENGINES = {'WORKBENCH': 'BLENDER_WORKBENCH', 'EEVEE': 'BLENDER_EEVEE', 'CYCLES':
 def engine_id(choice: str) -> str:
     """The render engine identifier in this Blender (EEVEE was 'BLENDER_EEVEE_NEXT' in 4.2–4.4)."""
     if choice == 'EEVEE':
-        items = {e.identifier for e in bpy.types.RenderSettings.bl_rna.properties['engine'].enum_items}
+        engine = bpy.types.RenderSettings.bl_rna.properties['engine']
+        items = {e.identifier for e in engine.enum_items}  # type: ignore[attr-defined]  # stubs: base Property
         return 'BLENDER_EEVEE' if 'BLENDER_EEVEE' in items else 'BLENDER_EEVEE_NEXT'
     return ENGINES[choice]
 
@@ -74,7 +75,7 @@ def camera(scene: bpy.types.Scene, *, tilt_degrees: float = 28.0, margin: float 
 def lights_and_world(scene: bpy.types.Scene) -> None:
     sun = bpy.data.objects.get(SUN)
     if sun is None:
-        data = bpy.data.lights.new(SUN, 'SUN')
+        data: bpy.types.SunLight = bpy.data.lights.new(SUN, 'SUN')  # type: ignore[assignment]  # stubs: base Light
         data.energy = 3.0
         data.angle = math.radians(10)
         sun = bpy.data.objects.new(SUN, data)
@@ -87,15 +88,15 @@ def lights_and_world(scene: bpy.types.Scene) -> None:
     tree = world.node_tree
     if tree is not None:
         background = next((n for n in tree.nodes if n.type == 'BACKGROUND'), None)
-        if background is not None:
-            background.inputs["Color"].default_value = (*BACKGROUND, 1.0)
-            background.inputs["Strength"].default_value = 1.0
+        if background is not None:  # (the stubs type inputs as the base NodeSocket, with no default_value)
+            background.inputs["Color"].default_value = (*BACKGROUND, 1.0)  # type: ignore[attr-defined]
+            background.inputs["Strength"].default_value = 1.0  # type: ignore[attr-defined]
 
 
 def configure(scene: bpy.types.Scene, settings: Any, filepath: str) -> None:
     """Engine, resolution, frame rate and MP4 (H.264) output from the render settings group."""
     render = scene.render
-    render.engine = engine_id(settings.engine)
+    render.engine = engine_id(settings.engine)  # type: ignore[assignment]  # ids differ across versions
     if settings.resolution != 'SCENE':
         w, h = (int(v) for v in settings.resolution.split("x"))
         render.resolution_x, render.resolution_y = w, h
@@ -152,7 +153,9 @@ def contact_sheet(scene: bpy.types.Scene, frames: list[int], filepath: str, *, c
             render.filepath = os.path.join(tmp, f"frame{i:03d}.png")
             bpy.ops.render.render(write_still=True)
             image = bpy.data.images.load(render.filepath)
-            w, h = image.size
+            w: int
+            h: int
+            w, h = image.size  # type: ignore[misc]  # stubs: bpy_prop_array is iterable
             pixels = np.empty(w * h * 4, dtype=np.float32)
             image.pixels.foreach_get(pixels)
             tiles.append(pixels.reshape(h, w, 4))
@@ -176,7 +179,7 @@ def contact_sheet(scene: bpy.types.Scene, frames: list[int], filepath: str, *, c
         y0 = (rows - 1 - r) * (h + gap)  # Blender images start at the bottom row
         sheet[y0:y0 + h, c * (w + gap):c * (w + gap) + w] = tile
     image = bpy.data.images.new("SymBreak Contact Sheet", sheet.shape[1], sheet.shape[0], alpha=True)
-    image.pixels.foreach_set(sheet.ravel())
+    image.pixels.foreach_set(sheet.ravel())  # type: ignore[arg-type]  # stubs: any buffer works
     image.filepath_raw = filepath
     image.file_format = 'PNG'
     image.save()
