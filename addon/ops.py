@@ -26,6 +26,16 @@ def _fail(op: bpy.types.Operator, message: str) -> Result:
     return {'CANCELLED'}
 
 
+class _SceneOperator(bpy.types.Operator):
+    """An undoable operator that needs only a scene; it checks the rest in ``execute``."""
+
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+
 class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
     """Add the tutorial's three tasks side by side, each with a Target shape key and a label"""
 
@@ -363,16 +373,11 @@ class SYMBREAK_OT_predict(_Background):
                               + (f", {tied} with tied peaks" if tied else ""))
 
 
-class SYMBREAK_OT_show_signals(bpy.types.Operator):
+class SYMBREAK_OT_show_signals(_SceneOperator):
     """One spherical-harmonic surface per vertex: radius |f|, red positive, blue negative"""
 
     bl_idname = "symbreak.show_signals"
     bl_label = "Show Signals"
-    bl_options = {'REGISTER', 'UNDO'}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return context.scene is not None
 
     def execute(self, context: bpy.types.Context) -> Result:
         d = context.scene.symbreak.display
@@ -424,17 +429,12 @@ class SYMBREAK_OT_animate(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class SYMBREAK_OT_analyze_symmetry(bpy.types.Operator):
+class SYMBREAK_OT_analyze_symmetry(_SceneOperator):
     """Find the start's point group, the subgroup the target keeps and the order parameter that
     makes the task learnable (Curie's principle)"""
 
     bl_idname = "symbreak.analyze_symmetry"
     bl_label = "Analyze Symmetry"
-    bl_options = {'REGISTER', 'UNDO'}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return context.scene is not None
 
     def execute(self, context: bpy.types.Context) -> Result:
         try:
@@ -453,16 +453,11 @@ class SYMBREAK_OT_analyze_symmetry(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class SYMBREAK_OT_use_order_parameter(bpy.types.Operator):
+class SYMBREAK_OT_use_order_parameter(_SceneOperator):
     """Make the order parameter found by Analyze Symmetry the symmetry-breaking input"""
 
     bl_idname = "symbreak.use_order_parameter"
     bl_label = "Use Order Parameter"
-    bl_options = {'REGISTER', 'UNDO'}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return context.scene is not None
 
     def execute(self, context: bpy.types.Context) -> Result:
         try:
@@ -480,17 +475,12 @@ class SYMBREAK_OT_use_order_parameter(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class SYMBREAK_OT_show_order_parameter(bpy.types.Operator):
+class SYMBREAK_OT_show_order_parameter(_SceneOperator):
     """Draw the order parameter as a surface at the vertices' centre: the global symmetry-breaking
     input, or else the one suggested by Analyze Symmetry"""
 
     bl_idname = "symbreak.show_order_parameter"
     bl_label = "Show Order Parameter"
-    bl_options = {'REGISTER', 'UNDO'}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return context.scene is not None
 
     def execute(self, context: bpy.types.Context) -> Result:
         try:
