@@ -507,11 +507,12 @@ def test_predict_and_animate_need_training(symbreak):
     expect_cancelled(bpy.ops.symbreak.animate, "Train or Predict first")
 
 
-def test_render_needs_content_and_a_path(symbreak):
+def test_render_needs_content_and_a_path(symbreak, tmp_path):
     for obj in list(bpy.data.objects):
         bpy.data.objects.remove(obj)
     expect_cancelled(bpy.ops.symbreak.render_video, "save the file first")
-    expect_cancelled(bpy.ops.symbreak.render_video, "Nothing to render", filepath="/tmp/symbreak-none.mp4")
+    expect_cancelled(bpy.ops.symbreak.render_video, "Nothing to render", filepath=str(tmp_path / "none.mp4"))
+    assert not (tmp_path / "none.mp4").exists()
 
 
 def test_vector_output_and_vertex_group_features(symbreak):
