@@ -258,12 +258,12 @@ def predict(model: Network, positions, features: Features | None = None, *,
 
 @dataclass(frozen=True)
 class LearnedOrderParameter:
-    """A global input feature learned alongside the network.
+    """An input feature learned alongside the network, global or per point.
 
     Attributes
     ----------
     coefficients : ``((lmax+1)^2 - 1,)`` the feature's ``l >= 1`` part (irreps ``1o+2e+...``),
-        of norm 1
+        or ``(N, (lmax+1)^2 - 1)`` per point; of norm 1
     norms : ``{l: |c_l|}`` how much of the feature each degree carries
     features : the input to train with: the scalar 1 and the feature on every point
     loss_history : loss of the network steps
@@ -278,12 +278,12 @@ class LearnedOrderParameter:
 def learn_order_parameter(start, target, *, config: ModelConfig | None = None, iterations: int = 300,
                           lr: float = 1e-2, penalty: float = 1e-3, seed: int = 0,
                           progress: Callable[[int, float], None] | None = None,
-                          cancel: Callable[[], bool] | None = None,
+                          cancel: Callable[[], bool] | None = None, per_point: bool = False,
                           dtype: torch.dtype = torch.float32) -> LearnedOrderParameter:
     r"""Find the symmetry-breaking input by gradient descent (Smidt, Geiger and Miller 2021).
 
     A global feature :math:`c = (c_l)_{1 \le l \le L}` is given to every point next to the
-    scalar 1. Steps alternate between the network and :math:`c` (Adam at ``lr``), :math:`c`
+    scalar 1 (with ``per_point``, each point has its own :math:`c_i`). Steps alternate between the network and :math:`c` (Adam at ``lr``), :math:`c`
     minimising the loss plus :math:`\lambda_t \sum |c|`, so that only the degrees the target
     needs survive. :math:`\lambda_t` ramps up from 0 to ``penalty`` over the first half, which
     lets the network start using :math:`c` before the penalty prunes it. The result is
@@ -300,7 +300,8 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     with _threads_for(geometry.num_edges), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Network(config, str(irreps)).to(dtype)
-        feature = torch.nn.Parameter(0.1 * torch.randn(irreps.dim - 1, dtype=dtype))
+        shape = (len(start), irreps.dim - 1) if per_point else (irreps.dim - 1,)
+        feature = torch.nn.Parameter(0.1 * torch.randn(shape, dtype=dtype))
         one = torch.ones(len(start), 1, dtype=dtype)
 
         def loss():
@@ -331,5 +332,7 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
                 progress(iteration, history[-1])
     c = feature.detach().double().numpy()
     c = c / max(np.linalg.norm(c), 1e-300)
-    norms = {l: float(np.linalg.norm(c[l * l - 1:(l + 1) ** 2 - 1])) for l in range(1, config.lmax + 1)}
-    return LearnedOrderParameter(c, norms, Features.with_global(len(start), str(irreps[1:]), c), np.array(history))
+    norms = {l: float(np.linalg.norm(c[..., l * l - 1:(l + 1) ** 2 - 1])) for l in range(1, config.lmax + 1)}
+    features = (Features(str(irreps), np.concatenate([np.ones((len(start), 1)), c], axis=1)) if per_point
+                else Features.with_global(len(start), str(irreps[1:]), c))
+    return LearnedOrderParameter(c, norms, features, np.array(history))

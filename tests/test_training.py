@@ -330,3 +330,12 @@ def test_learning_reports_progress_and_cancels():
 def test_learn_order_parameter_rejects_bad_points():
     with pytest.raises(ValueError, match="same number of points"):
         learn_order_parameter(square(), rectangle()[:3])
+
+
+def test_per_point_order_parameter_breaks_symmetry():
+    """A feature learned per point (one per corner) also lets square -> rectangle be learned."""
+    learned = learn_order_parameter(square(), rectangle(), per_point=True)
+    assert learned.coefficients.shape == (4, 35)
+    assert learned.features.values.shape == (4, 36)
+    result = train(square(), rectangle(), features=learned.features)
+    assert np.linalg.norm(result.predicted - rectangle(), axis=1).max() < 0.05
