@@ -77,13 +77,7 @@ def _train(args) -> dict:
         if not (args.start and args.target):
             raise InputError("give --task NAME, or both --start and --target")
         start, target = read_points(args.start), read_points(args.target)
-        if len(start) != len(target):
-            raise InputError(f"start has {len(start)} points but target has {len(target)}")
         name, features = "custom", Features.scalar(len(start))
-    if args.iterations < 1:
-        raise InputError(f"--iterations must be at least 1, got {args.iterations}")
-    if not args.lr > 0:
-        raise InputError(f"--lr must be positive, got {args.lr}")
     config = ModelConfig(lmax=args.lmax, radius=args.radius, output=args.output)
     breaking = None
     if args.breaking != "none":

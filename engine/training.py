@@ -291,9 +291,7 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     ``cancel`` work as in :func:`train`.
     """
     config = config or ModelConfig()
-    start, target = check_points(start, "start"), check_points(target, "target")
-    if start.shape != target.shape:
-        raise ValueError(f"start and target must have the same number of points, got {len(start)} and {len(target)}")
+    start, target, _ = check_problem(start, target, config)
     irreps = hidden_irreps(config.lmax)
     geometry = config.geometry(start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
