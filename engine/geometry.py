@@ -15,6 +15,8 @@ per training rather than once per step.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from e3nn import o3
@@ -91,8 +93,9 @@ class Geometry:
     source, destination : ``(E,)`` long tensors
     lengths : ``(E,)`` edge lengths
     harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope`
-    embedding : ``(E, number_of_basis)``
+    embedding, length_index : radial basis of the distinct edge lengths, and each edge's row
     neighbours : float, mean number of neighbours, weighted by :func:`envelope`
+    all_pairs : bool, every pair: edge :math:`dN + s` runs from point :math:`s` to point :math:`d`
     """
 
     def __init__(self, positions: np.ndarray, *, lmax: int, max_radius: float, number_of_basis: int,
@@ -107,17 +110,33 @@ class Geometry:
         self.harmonics = weights[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
                                                                    normalization="component")
         self.lengths = vectors.norm(dim=-1)
-        self.embedding = radial_basis(self.lengths, max_radius, number_of_basis)
+        self._basis = (max_radius, number_of_basis)
         self.neighbours = float(weights.sum()) / len(positions)
-        self.all_pairs = radius is None
-        self._kernels: dict = {}  # keyed by the module that built each
+        self.all_pairs = radius is None  # edge d N + s runs from s to d
+        self._cache: dict = {}  # keyed by the module that built each entry
+
+    @functools.cached_property
+    def _distinct_lengths(self) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths, index = torch.unique(self.lengths, return_inverse=True)
+        return radial_basis(lengths, *self._basis), index
+
+    @property
+    def embedding(self) -> torch.Tensor:
+        """The radial basis of each distinct edge length, ``(L, number_of_basis)``: all pairs of
+        :math:`N` points have at most :math:`N(N-1)/2 + 1`, as :math:`|\\vec r_{ij}| = |\\vec r_{ji}|`."""
+        return self._distinct_lengths[0]
+
+    @property
+    def length_index(self) -> torch.Tensor:
+        """``(E,)`` row of :attr:`embedding` for each edge."""
+        return self._distinct_lengths[1]
 
     @property
     def num_edges(self) -> int:
         return len(self.source)
 
-    def kernel(self, key, build) -> torch.Tensor:
-        """A per-edge tensor that depends only on the geometry, built once per ``key``."""
-        if key not in self._kernels:
-            self._kernels[key] = build(self)
-        return self._kernels[key]
+    def cached(self, key, build):
+        """``build(self)``, built once per ``key``: for what depends only on the geometry."""
+        if key not in self._cache:
+            self._cache[key] = build(self)
+        return self._cache[key]

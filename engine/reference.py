@@ -13,14 +13,11 @@ import math
 import torch
 from e3nn import nn, o3
 
+from .activations import softplus
 from .geometry import edges, envelope, radial_basis
 from .model import ModelConfig, Network, hidden_irreps
 
 __all__ = ["ReferenceNetwork", "copy_weights"]
-
-
-def _softplus(x):
-    return torch.nn.functional.softplus(x, beta=5.0)
 
 
 class ReferenceNetwork(torch.nn.Module):
@@ -38,7 +35,7 @@ class ReferenceNetwork(torch.nn.Module):
         features = self.irreps_in
         for k in range(config.layers):
             if k < config.layers - 1:
-                gate = nn.Gate("0e", [_softplus], f"{config.lmax}x0e", [torch.sigmoid], hidden[1:])
+                gate = nn.Gate("0e", [softplus], f"{config.lmax}x0e", [torch.sigmoid], hidden[1:])
                 self.gates.append(gate)
                 out = gate.irreps_in
             else:
@@ -47,7 +44,7 @@ class ReferenceNetwork(torch.nn.Module):
             self.products.append(product)
             self.radials.append(nn.FullyConnectedNet(
                 [config.number_of_basis] + [config.radial_neurons] * config.radial_layers + [product.weight_numel],
-                _softplus))
+                softplus))
             features = hidden
 
     def forward(self, features: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

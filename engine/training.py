@@ -166,25 +166,28 @@ def check_problem(start, target, config: ModelConfig, features: Features | None 
     return start, target, features
 
 
-def _optimise(model, forward, goal, iterations, lr, tolerance, progress, cancel) -> list[float]:
-    r"""Adam on :math:`\mathrm{mean}(\mathrm{forward}() - \mathrm{goal})^2`; returns the loss of each step."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+def _optimise(model: Network, geometry, x, goal, iterations, lr, tolerance, progress, cancel) -> list[float]:
+    r"""Adam on :math:`\mathrm{mean}(\mathrm{model}(x) - \mathrm{goal})^2` with the plan's gradient,
+    all weights as one flat vector; returns the loss of each step."""
+    plan = model.plan(geometry)
+    theta = torch.nn.Parameter(model.radial.flat())
+    theta.grad = torch.zeros_like(theta)  # every step overwrites it
+    optimizer = torch.optim.Adam([theta], lr=lr, fused=True)
+    weights, grads = model.radial.unflatten(theta.detach()), model.radial.unflatten(theta.grad)
     history: list[float] = []
     for iteration in range(iterations):
         if cancel is not None and cancel():
             raise TrainingCancelled(f"Training cancelled at iteration {iteration}")
-        loss = torch.nn.functional.mse_loss(forward(), goal)
-        value = loss.item()
+        value = plan.loss_and_gradient(weights, x, goal, grads).item()
         if not math.isfinite(value) or (history and value > 1e3 * max(history[0], 1e-12)):
             raise TrainingDiverged(f"Training diverged at iteration {iteration} (loss {value:g}); lower the learning rate")
         history.append(value)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
         optimizer.step()
         if progress is not None:
             progress(iteration, value)
         if tolerance is not None and value < tolerance:
             break
+    model.radial.load_flat(theta.detach())
     return history
 
 
@@ -224,7 +227,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
             model = Network(config, features.irreps).to(dtype)
         x = torch.as_tensor(features.values, dtype=dtype)
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
-        history = _optimise(model, lambda: model(x, geometry), goal, iterations, lr, tolerance, progress, cancel)
+        history = _optimise(model, geometry, x, goal, iterations, lr, tolerance, progress, cancel)
         with torch.no_grad():
             output = model(x, geometry).double()
     model.double()

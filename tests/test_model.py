@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import engine.activations
 import engine.model
 from engine.geometry import edges
 from engine import train
@@ -222,7 +223,7 @@ def test_streamed_equals_precomputed(config, monkeypatch):
     net = make_network(config, "0e+2e")
     positions, x = rng.normal(size=(12, 3)), rng.normal(size=(12, 6))
     precomputed = run(net, x, positions)
-    monkeypatch.setattr(engine.model, "MAX_PRECOMPUTED_EDGES", 0)
+    monkeypatch.setattr(engine.model, "MAX_PLANNED_EDGES", 0)
     monkeypatch.setattr(engine.model, "EDGE_CHUNK", 17)
     streamed = run(net, x, positions)
     assert (streamed - precomputed).abs().max() <= 1e-6 * scale(precomputed)
@@ -230,7 +231,7 @@ def test_streamed_equals_precomputed(config, monkeypatch):
 
 def test_streamed_path_is_exactly_equivariant(monkeypatch):
     """The radial table depends on edge lengths only, so the streamed path stays equivariant."""
-    monkeypatch.setattr(engine.model, "MAX_PRECOMPUTED_EDGES", 0)
+    monkeypatch.setattr(engine.model, "MAX_PLANNED_EDGES", 0)
     rng = np.random.default_rng(12)
     net = make_network(ModelConfig(radius=1.5), "0e")
     positions, x = rng.normal(size=(30, 3)), np.ones((30, 1))
@@ -248,7 +249,7 @@ def test_streamed_float32_large_cloud():
     positions = rng.uniform(0.0, 2.0, size=(2000, 3))
     net = make_network(config)
     geometry64 = config.geometry(positions)
-    assert geometry64.num_edges > engine.model.MAX_PRECOMPUTED_EDGES  # really the streamed path
+    assert geometry64.num_edges > engine.model.MAX_PLANNED_EDGES  # really the streamed path
     ones = torch.ones(2000, 1, dtype=torch.float64)
     with torch.no_grad():
         out64 = net(ones, geometry64)
@@ -356,8 +357,8 @@ def test_activation_scales_are_e3nns():
     from e3nn.math import normalize2mom
 
     softplus = normalize2mom(lambda x: torch.nn.functional.softplus(x, beta=5.0)).cst
-    assert engine.model.SOFTPLUS_SCALE == pytest.approx(softplus, rel=1e-12)
-    assert engine.model.SIGMOID_SCALE == pytest.approx(normalize2mom(torch.sigmoid).cst, rel=1e-12)
+    assert engine.activations.SOFTPLUS_SCALE == pytest.approx(softplus, rel=1e-12)
+    assert engine.activations.SIGMOID_SCALE == pytest.approx(normalize2mom(torch.sigmoid).cst, rel=1e-12)
 
 
 def test_clebsch_gordan_is_e3nns_wigner_3j():

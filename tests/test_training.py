@@ -6,6 +6,7 @@ import torch
 from e3nn import o3
 
 import engine.model
+import engine.plan
 from engine import TASKS, Features, ModelConfig, TrainingCancelled, TrainingDiverged, predict, train
 from engine.tasks import rectangle, square
 from engine.training import learn_order_parameter
@@ -157,8 +158,8 @@ def test_divergence_large_lr():
 
 def test_divergence_nan(monkeypatch):
     """A NaN loss stops training at once."""
-    forward = engine.model.Network.forward
-    monkeypatch.setattr(engine.model.Network, "forward", lambda self, x, g: forward(self, x, g) * float("nan"))
+    loss_and_gradient = engine.plan.Plan.loss_and_gradient
+    monkeypatch.setattr(engine.plan.Plan, "loss_and_gradient", lambda *args: loss_and_gradient(*args) * float("nan"))
     progress = []
     with pytest.raises(TrainingDiverged, match="iteration 0"):
         quick(progress=lambda i, loss: progress.append(i))
