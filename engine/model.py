@@ -175,7 +175,7 @@ class RadialTable:
 
 
 @functools.lru_cache(maxsize=None)
-def clebsch_gordan(l1: int, l2: int, l3: int) -> torch.Tensor:
+def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
     r"""Real Clebsch–Gordan coefficients, float64 ``(2l_1+1, 2l_2+1, 2l_3+1)``: e3nn's ``wigner_3j``.
 
     The complex coefficients come from Racah's formula in floating point,
@@ -190,12 +190,11 @@ def clebsch_gordan(l1: int, l2: int, l3: int) -> torch.Tensor:
     factorial = np.array([math.factorial(k) for k in range(2 * (l1 + l2 + l3) + 2)], dtype=np.float64)
     m1, m2 = np.meshgrid(np.arange(-l1, l1 + 1), np.arange(-l2, l2 + 1), indexing="ij")
     m3 = m1 + m2
-    total = np.zeros(m1.shape)
-    for k in range(l1 + l2 - l3 + 1):
-        args = np.stack([np.full(m1.shape, k), np.full(m1.shape, l1 + l2 - l3 - k), l1 - m1 - k, l2 + m2 - k,
-                         l3 - l2 + m1 + k, l3 - l1 - m2 + k])
-        valid = (args >= 0).all(0)
-        total += np.where(valid, (-1.0) ** k / factorial[np.where(valid, args, 0)].prod(0), 0.0)
+    k = np.arange(l1 + l2 - l3 + 1)[:, None, None]
+    args = np.stack(np.broadcast_arrays(k, l1 + l2 - l3 - k, l1 - m1 - k, l2 + m2 - k, l3 - l2 + m1 + k,
+                                        l3 - l1 - m2 + k))
+    valid = (args >= 0).all(0)
+    total = np.where(valid, (-1.0) ** k / factorial[np.where(valid, args, 0)].prod(0), 0.0).sum(0)
     inside = np.abs(m3) <= l3
     m3c = np.where(inside, m3, 0)
     root = np.sqrt(factorial[l3 + m3c] * factorial[l3 - m3c] * factorial[l1 - m1] * factorial[l1 + m1]
@@ -206,7 +205,9 @@ def clebsch_gordan(l1: int, l2: int, l3: int) -> torch.Tensor:
     q1, q2, q3 = (_real_to_complex(l) for l in (l1, l2, l3))
     real = np.tensordot(np.tensordot(q1, complex_cg, axes=(0, 0)), q2, axes=(1, 0))  # (m1', m3, m2')
     real = np.tensordot(real, q3.conj(), axes=(1, 0)).real  # (m1', m2', m3')
-    return torch.as_tensor(real / np.linalg.norm(real))
+    real /= np.linalg.norm(real)
+    real.flags.writeable = False  # cached and shared
+    return real
 
 
 @functools.lru_cache(maxsize=None)
@@ -254,13 +255,14 @@ class Convolution(torch.nn.Module):
         runs: dict[tuple[int, int], list] = {}  # paths by (input irrep, harmonic), for streaming
         for p, (i, f, o) in enumerate(paths):
             table = math.sqrt(outs[o].dim / into[o]) * clebsch_gordan(ins[i].l, edge[f].l, outs[o].l)
-            j, g, q = torch.nonzero(table, as_tuple=True)
+            j, g, q = np.nonzero(table)
             rows.append((in_at[i] + j) * edge_at[-1] + edge_at[f] + g)
             columns.append(q_at[p] + q)
             values.append(table[j, g, q])
-            runs.setdefault((i, f), []).append((table.flatten(0, 1), p, slice(out_at[o], out_at[o + 1])))
+            runs.setdefault((i, f), []).append((torch.as_tensor(table.reshape(-1, table.shape[2])), p,
+                                                slice(out_at[o], out_at[o + 1])))
         # exact float64 tables, kept out of .to(dtype) so that a float32 pass never rounds them
-        self._coo = (torch.cat(rows), torch.cat(columns), torch.cat(values))
+        self._coo = tuple(torch.as_tensor(np.concatenate(a)) for a in (rows, columns, values))
         self._blocks = [(slice(in_at[i], in_at[i + 1]), slice(edge_at[f], edge_at[f + 1]), members)
                         for (i, f), members in runs.items()]
         self._tables: dict = {}

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 from e3nn import o3
+from torch.optim.adam import adam
 
 from . import signals
 from .geometry import check_graph_size
@@ -168,26 +169,29 @@ def check_problem(start, target, config: ModelConfig, features: Features | None 
 
 def _optimise(model: Network, geometry, x, goal, iterations, lr, tolerance, progress, cancel) -> list[float]:
     r"""Adam on :math:`\mathrm{mean}(\mathrm{model}(x) - \mathrm{goal})^2` with the plan's gradient,
-    all weights as one flat vector; returns the loss of each step."""
+    all weights as one flat vector; returns the loss of each step.
+
+    The update is torch's fused Adam called as a function: ``Optimizer.step``'s bookkeeping
+    takes longer than the update itself at this size."""
     plan = model.plan(geometry)
-    theta = torch.nn.Parameter(model.radial.flat())
-    theta.grad = torch.zeros_like(theta)  # every step overwrites it
-    optimizer = torch.optim.Adam([theta], lr=lr, fused=True)
-    weights, grads = model.radial.unflatten(theta.detach()), model.radial.unflatten(theta.grad)
+    theta = model.radial.flat()
+    grad, first, second, step = torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros(())
+    weights, grads = model.radial.unflatten(theta), model.radial.unflatten(grad)
     history: list[float] = []
     for iteration in range(iterations):
         if cancel is not None and cancel():
             raise TrainingCancelled(f"Training cancelled at iteration {iteration}")
-        value = plan.loss_and_gradient(weights, x, goal, grads).item()
+        value = plan.loss_and_gradient(weights, x, goal, grads).item()  # fills grad
         if not math.isfinite(value) or (history and value > 1e3 * max(history[0], 1e-12)):
             raise TrainingDiverged(f"Training diverged at iteration {iteration} (loss {value:g}); lower the learning rate")
         history.append(value)
-        optimizer.step()
+        adam([theta], [grad], [first], [second], [], [step], fused=True, amsgrad=False, beta1=0.9, beta2=0.999,
+             lr=lr, weight_decay=0.0, eps=1e-8, maximize=False)
         if progress is not None:
             progress(iteration, value)
         if tolerance is not None and value < tolerance:
             break
-    model.radial.load_flat(theta.detach())
+    model.radial.load_flat(theta)
     return history
 
 
