@@ -174,6 +174,9 @@ class RadialTable:
         return torch.lerp(self.values[k][i], self.values[k][i + 1], (t - i)[:, None])
 
 
+_FACTORIALS = np.array([math.factorial(k) for k in range(64)], dtype=np.float64)  # for l up to 10
+
+
 @functools.lru_cache(maxsize=None)
 def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
     r"""Real Clebsch–Gordan coefficients, float64 ``(2l_1+1, 2l_2+1, 2l_3+1)``: e3nn's ``wigner_3j``.
@@ -187,24 +190,27 @@ def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
     then move to e3nn's real basis and are normalised to :math:`\sum C^2 = 1`. Same numbers as
     ``e3nn.o3.wigner_3j`` to rounding, without its exact rational arithmetic (0.1 s per process).
     """
-    factorial = np.array([math.factorial(k) for k in range(2 * (l1 + l2 + l3) + 2)], dtype=np.float64)
-    m1, m2 = np.meshgrid(np.arange(-l1, l1 + 1), np.arange(-l2, l2 + 1), indexing="ij")
+    m1, m2 = np.arange(-l1, l1 + 1)[:, None], np.arange(-l2, l2 + 1)[None, :]
     m3 = m1 + m2
     k = np.arange(l1 + l2 - l3 + 1)[:, None, None]
-    args = np.stack(np.broadcast_arrays(k, l1 + l2 - l3 - k, l1 - m1 - k, l2 + m2 - k, l3 - l2 + m1 + k,
-                                        l3 - l1 - m2 + k))
+    # the six factorial arguments above, (6, k, m1, m2), as constant + k + m1 + m2 terms
+    args = (np.array([0, l1 + l2 - l3, l1, l2, l3 - l2, l3 - l1])[:, None, None, None]
+            + np.array([1, -1, -1, -1, 1, 1])[:, None, None, None] * k
+            + np.array([0, 0, -1, 0, 1, 0])[:, None, None, None] * m1
+            + np.array([0, 0, 0, 1, 0, -1])[:, None, None, None] * m2)
     valid = (args >= 0).all(0)
-    total = np.where(valid, (-1.0) ** k / factorial[np.where(valid, args, 0)].prod(0), 0.0).sum(0)
+    total = np.where(valid, (-1.0) ** k / _FACTORIALS[np.maximum(args, 0)].prod(0), 0.0).sum(0)
     inside = np.abs(m3) <= l3
     m3c = np.where(inside, m3, 0)
-    root = np.sqrt(factorial[l3 + m3c] * factorial[l3 - m3c] * factorial[l1 - m1] * factorial[l1 + m1]
-                   * factorial[l2 - m2] * factorial[l2 + m2])
+    root = np.sqrt(_FACTORIALS[l3 + m3c] * _FACTORIALS[l3 - m3c] * _FACTORIALS[l1 - m1] * _FACTORIALS[l1 + m1]
+                   * _FACTORIALS[l2 - m2] * _FACTORIALS[l2 + m2])
     complex_cg = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1))
     i, j = np.nonzero(inside)
     complex_cg[i, j, m3[i, j] + l3] = (root * total)[i, j]
-    q1, q2, q3 = (_real_to_complex(l) for l in (l1, l2, l3))
-    real = np.tensordot(np.tensordot(q1, complex_cg, axes=(0, 0)), q2, axes=(1, 0))  # (m1', m3, m2')
-    real = np.tensordot(real, q3.conj(), axes=(1, 0)).real  # (m1', m2', m3')
+    q1, q2, q3 = (_real_to_complex(l) for l in (l1, l2, l3))  # one basis index at a time:
+    real = (q1.T @ complex_cg.reshape(len(q1), -1)).reshape(complex_cg.shape)
+    real = (real.transpose(0, 2, 1) @ q2).transpose(0, 2, 1)
+    real = (real @ q3.conj()).real
     real /= np.linalg.norm(real)
     real.flags.writeable = False  # cached and shared
     return real

@@ -199,6 +199,53 @@ def test_fast_path_equals_plain_e3nn(config, irreps_in, float64_default):
     assert (out - expected).abs().max() <= 1e-10 * scale(expected)
 
 
+def _reference_gradients(reference, network, x, positions, goal):
+    """Autograd through plain e3nn: gradients of the features and, in the order of
+    ``network.radial.parameters()``, of the weights they were copied into."""
+    x = torch.as_tensor(x).requires_grad_()
+    loss = (reference(x, torch.as_tensor(positions)) - goal).pow(2).mean()
+    layers = [[layer.weight for layer in mlp] for mlp in reference.radials]
+    grads = torch.autograd.grad(loss, [x] + [w for mlp in layers for w in mlp])
+    per_layer = iter(grads[1:])
+    by_mlp = [[next(per_layer) for _ in mlp] for mlp in layers]
+    hidden = [torch.stack([mlp[j] for mlp in by_mlp]) for j in range(len(layers[0]) - 1)]
+    return grads[0], hidden + [mlp[-1] for mlp in by_mlp]
+
+
+@pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
+                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
+def test_hand_derived_gradient_equals_autograd_on_plain_e3nn(config, irreps_in, float64_default):
+    """The plan's backward pass gives autograd's gradients through ReferenceNetwork, for the
+    features and every weight, to 1e-10: through Network as an autograd node, and as the flat
+    vector training uses (whose padding stays zero)."""
+    torch.manual_seed(0)
+    reference = ReferenceNetwork(config, irreps_in).double()
+    network = Network(config, irreps_in)
+    copy_weights(reference, network)
+    rng = np.random.default_rng(11)
+    positions = rng.normal(size=(6, 3))
+    x = rng.normal(size=(6, network.irreps_in.dim))
+    goal = torch.as_tensor(rng.normal(size=(6, network.irreps_out.dim)))
+    expected_x, expected = _reference_gradients(reference, network, x, positions, goal)
+
+    features = torch.tensor(x, requires_grad=True)
+    loss = (network(features, network.config.geometry(positions)) - goal).pow(2).mean()
+    got_x, *got = torch.autograd.grad(loss, [features, *network.radial.parameters()])
+    theta = network.radial.flat()
+    grad = torch.full_like(theta, torch.nan)
+    network.plan(network.config.geometry(positions)).loss_and_gradient(
+        network.radial.unflatten(theta), torch.as_tensor(x), goal, network.radial.unflatten(grad))
+    assert (got_x - expected_x).abs().max() <= 1e-10 * scale(expected_x)
+    for e, g, flat in zip(expected, got, network.radial.unpadded(grad)):
+        assert e.abs().max() > 1e-8
+        assert (g - e).abs().max() <= 1e-10 * scale(e)
+        assert (flat - e).abs().max() <= 1e-10 * scale(e)
+    padding = torch.ones_like(grad)
+    for view in network.radial.unpadded(padding):
+        view.zero_()
+    assert torch.isfinite(grad).all() and (grad[padding.bool()] == 0).all()  # all written, padding zero
+
+
 def test_copy_weights_copies_every_parameter(float64_default):
     """Two networks given the same reference weights are identical; a fresh one is not."""
     config = ModelConfig(lmax=2)
