@@ -46,11 +46,13 @@ class Plan:
         self.source, self.destination, self.length_index = geometry.source, geometry.destination, geometry.length_index
         self.all_pairs = geometry.all_pairs
         self.convolutions = []
+        width = self.radial.shapes[-1][2]
         for k, c in enumerate(network.convolutions):
             scale = network.gates[k - 1].output_scale if k > 0 else None
             gather = c.gather(dtype)
-            self.convolutions.append((*c.sparse(dtype, scale), c.path_of, gather, gather.T.contiguous(),
-                                      c.num_paths, c.shape))
+            # where R_p(q)(|r_e|) sits in the flat (lengths, paths) radial weights: (Q E,)
+            weight_at = (self.length_index[None, :] * width + c.path_of[:, None]).view(-1)
+            self.convolutions.append((*c.sparse(dtype, scale), weight_at, gather, gather.T.contiguous(), c.shape))
         self.gates = [(g.num_gates, g.gate_of) for g in network.gates]
         self.zero = torch.zeros((), dtype=dtype)  # the ignored first argument of baddbmm
         self._first: tuple = (None, -1, None)  # features, their version, their message products
@@ -97,9 +99,9 @@ class Plan:
         if tape is not None:
             tape.append(a)
         x = features.T
-        for k, (_, _, path_of, gather, _, _, _) in enumerate(self.convolutions):
+        for k, (_, _, weight_at, gather, _, _) in enumerate(self.convolutions):
             products = self._first_products(features) if k == 0 else self._products(k, x)
-            expanded = radial[k].T.index_select(0, path_of).index_select(1, self.length_index)  # R_p(q)(|r_e|)
+            expanded = radial[k].view(-1).index_select(0, weight_at).view_as(products)  # R_p(q)(|r_e|)
             x = gather @ self._into_destinations(products * expanded)
             if tape is not None:
                 tape.append((products, expanded))
@@ -122,7 +124,7 @@ class Plan:
         grad_radial = torch.zeros(len(last), len(self.basis[0]), last.shape[2], dtype=grad.dtype)
         grad = grad.T
         for k in reversed(range(len(self.convolutions))):
-            table, _, path_of, _, gather_t, num_paths, (d_in, d_edge, _, _) = self.convolutions[k]
+            table, _, weight_at, _, gather_t, (d_in, d_edge, _, _) = self.convolutions[k]
             if k < len(self.gates):  # [phi'(s) g_s, sigma'(g_k) <g_v, v>_k, sigma(g_k) g_v]
                 num_gates, gate_of = self.gates[k]
                 scalars, sigmoids, factors, gated = tape.pop()
@@ -132,9 +134,7 @@ class Plan:
                                   grad_gated * factors])
             products, expanded = tape.pop()
             messages = (gather_t @ grad).index_select(1, self.destination)  # d loss / d (P R), per edge
-            per_edge = torch.zeros(num_paths, self.num_edges, dtype=grad.dtype).index_add_(0, path_of,
-                                                                                         messages * products)
-            grad_radial[k].T[:num_paths].index_add_(1, self.length_index, per_edge)
+            grad_radial[k].view(-1).index_add_(0, weight_at, (messages * products).view(-1))
             if k > 0 or input_grad:  # C (m R), contracted with Y and summed over each source's edges
                 outer = torch.sparse.mm(table, messages * expanded).view(d_in, d_edge, self.num_edges)
                 grad = self._into_sources((outer * self.harmonics).sum(1))
