@@ -314,8 +314,9 @@ class Convolution(torch.nn.Module):
         return self._tables["blocks", dtype]
 
     def streamed(self, x: torch.Tensor, geometry: Geometry, radial) -> torch.Tensor:
-        """Same as :meth:`forward` for large graphs: edges in chunks, path by path, with no
-        per-edge kernel kept; ``radial(lengths)`` gives a chunk's weights."""
+        """The convolution of ``(N, D_in)`` features to ``(N, D_out)`` for graphs too large for a
+        :class:`~engine.plan.Plan`: edges in chunks, path by path, nothing kept per edge;
+        ``radial(lengths)`` gives a chunk's weights."""
         blocks = self._streaming_blocks(x.dtype)
         summed = torch.zeros(geometry.num_points, self.irreps_out.dim, dtype=x.dtype)
         for start in range(0, geometry.num_edges, EDGE_CHUNK):

@@ -181,17 +181,20 @@ REFERENCE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
-                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
-def test_fast_path_equals_plain_e3nn(config, irreps_in, float64_default):
-    """Network on the weights of ReferenceNetwork (FullyConnectedTensorProduct per edge) agrees to 1e-10."""
+def reference_pair(config, irreps_in, rng, n):
+    """A ReferenceNetwork, a Network with its weights, and ``n`` random positions and features."""
     torch.manual_seed(0)
     reference = ReferenceNetwork(config, irreps_in).double()
     network = Network(config, irreps_in)
     copy_weights(reference, network)
-    rng = np.random.default_rng(7)
-    positions = rng.normal(size=(7, 3))
-    x = rng.normal(size=(7, network.irreps_in.dim))
+    return reference, network, rng.normal(size=(n, 3)), rng.normal(size=(n, network.irreps_in.dim))
+
+
+@pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
+                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
+def test_fast_path_equals_plain_e3nn(config, irreps_in, float64_default):
+    """Network on the weights of ReferenceNetwork (FullyConnectedTensorProduct per edge) agrees to 1e-10."""
+    reference, network, positions, x = reference_pair(config, irreps_in, np.random.default_rng(7), 7)
     expected = reference(torch.as_tensor(x), torch.as_tensor(positions))
     out = run(network, x, positions)
     assert out.shape == expected.shape
@@ -218,13 +221,8 @@ def test_hand_derived_gradient_equals_autograd_on_plain_e3nn(config, irreps_in, 
     """The plan's backward pass gives autograd's gradients through ReferenceNetwork, for the
     features and every weight, to 1e-10: through Network as an autograd node, and as the flat
     vector training uses (whose padding stays zero)."""
-    torch.manual_seed(0)
-    reference = ReferenceNetwork(config, irreps_in).double()
-    network = Network(config, irreps_in)
-    copy_weights(reference, network)
     rng = np.random.default_rng(11)
-    positions = rng.normal(size=(6, 3))
-    x = rng.normal(size=(6, network.irreps_in.dim))
+    reference, network, positions, x = reference_pair(config, irreps_in, rng, 6)
     goal = torch.as_tensor(rng.normal(size=(6, network.irreps_out.dim)))
     expected_x, expected = _reference_gradients(reference, network, x, positions, goal)
 
@@ -259,21 +257,21 @@ def test_copy_weights_copies_every_parameter(float64_default):
     assert torch.equal(run(a, x, positions), run(b, x, positions))
 
 
-# --- streamed path == precomputed path -------------------------------------------------------
+# --- streamed path == planned path ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(radius=1.2, output="vector"), ModelConfig(lmax=3)])
-def test_streamed_equals_precomputed(config, monkeypatch):
+def test_streamed_equals_planned(config, monkeypatch):
     """Forcing the streamed path (in several chunks) changes only the radial weights, now
     interpolated from a table: by less than float32 resolution."""
     rng = np.random.default_rng(9)
     net = make_network(config, "0e+2e")
     positions, x = rng.normal(size=(12, 3)), rng.normal(size=(12, 6))
-    precomputed = run(net, x, positions)
+    planned = run(net, x, positions)
     monkeypatch.setattr(engine.model, "MAX_PLANNED_EDGES", 0)
     monkeypatch.setattr(engine.model, "EDGE_CHUNK", 17)
     streamed = run(net, x, positions)
-    assert (streamed - precomputed).abs().max() <= 1e-6 * scale(precomputed)
+    assert (streamed - planned).abs().max() <= 1e-6 * scale(planned)
 
 
 def test_streamed_path_is_exactly_equivariant(monkeypatch):
