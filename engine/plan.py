@@ -24,7 +24,14 @@ import torch
 from .activations import sigmoid_backward, softplus, softplus_backward
 from .geometry import Geometry
 
-__all__ = ["Plan"]
+__all__ = ["Plan", "message_products"]
+
+
+def message_products(table_t: torch.Tensor, x_source: torch.Tensor, harmonics: torch.Tensor) -> torch.Tensor:
+    """:math:`P = C^\\top (x_{s(e)} \\otimes Y_e)`, ``(Q, E)``, from the transposed sparse table
+    ``(Q, D_in D_edge)``, the ``(D_in, E)`` source features and the ``(D_edge, E)`` harmonics."""
+    outer = x_source[:, None, :] * harmonics[None]
+    return torch.sparse.mm(table_t, outer.reshape(-1, x_source.shape[1]))
 
 
 class Plan:
@@ -58,9 +65,8 @@ class Plan:
         self._first: tuple = (None, -1, None)  # features, their version, their message products
 
     def _products(self, k: int, x: torch.Tensor) -> torch.Tensor:
-        """:math:`P = C^\\top (x_{s(e)} \\otimes Y_e)`: ``(Q, E)`` from ``(D_in, N)`` features."""
-        outer = x.index_select(1, self.source)[:, None, :] * self.harmonics[None]
-        return torch.sparse.mm(self.convolutions[k][1], outer.view(-1, self.num_edges))
+        """Convolution ``k``'s message products from ``(D_in, N)`` features."""
+        return message_products(self.convolutions[k][1], x.index_select(1, self.source), self.harmonics)
 
     def _first_products(self, features: torch.Tensor) -> torch.Tensor:
         """The first convolution's products, kept while the same features come back unchanged."""
