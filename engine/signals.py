@@ -166,33 +166,59 @@ def _local_maxima(values: np.ndarray, level: int) -> np.ndarray:
     return values >= highest
 
 
+@functools.lru_cache(maxsize=8)
+def _derivative_map(lmax: int) -> torch.Tensor:
+    r"""``(3, (lmax)^2, (lmax+1)^2)`` map :math:`G` with :math:`\partial_i Y(\vec x) = G_i^\top Y'(\vec x)`.
+
+    Here :math:`Y` are the harmonics up to ``lmax`` as homogeneous polynomials of
+    :math:`\vec x` (``normalize=False``) and :math:`Y'` those up to ``lmax - 1``: a derivative of
+    a harmonic polynomial of degree :math:`l` is harmonic of degree :math:`l - 1`. Fitted by
+    least squares on random points, where the fit is exact (checked to 1e-12).
+    """
+    x = torch.randn(4 * (lmax + 1) ** 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    jacobian = torch.func.vmap(torch.func.jacrev(
+        lambda v: o3.spherical_harmonics(list(range(lmax + 1)), v, normalize=False)))(x)  # (P, D, 3)
+    basis = o3.spherical_harmonics(list(range(lmax)), x, normalize=False)  # (P, D')
+    fit = torch.linalg.lstsq(basis[None].expand(3, -1, -1), jacobian.permute(2, 0, 1)).solution  # (3, D', D)
+    residual = torch.einsum("pe,ied->pdi", basis, fit) - jacobian
+    assert residual.abs().max() <= 1e-12 * max(1.0, jacobian.abs().max()), "derivatives are not harmonic"
+    return fit
+
+
 def _refine(coefficients: torch.Tensor, u: torch.Tensor, max_steps: int = 20) -> torch.Tensor:
     r"""Newton ascent of :math:`f(\hat u)` on the sphere from ``(K, 3)`` starts, one signal each.
 
-    In the tangent plane at :math:`\hat u` the gradient :math:`g` is exact (autograd) and the
-    Hessian :math:`H` a difference of gradients; then :math:`\hat u \leftarrow
-    \mathrm{normalize}(\hat u + T\delta)` with :math:`\delta = -H^{-1} g` where :math:`H` is
-    negative definite, else a gradient step, capped at 0.3 rad. The fixed point is where the
-    exact gradient vanishes. A start stops once its step is below :math:`10^{-13}`.
+    With :math:`F` the signal as a sum of homogeneous polynomials :math:`F_l`, the exact
+    gradient and Hessian on the sphere at :math:`\hat u` in a tangent basis :math:`T` are
+    :math:`g = T^\top \nabla F` and :math:`H = T^\top \nabla^2 F\, T - (\hat u \cdot \nabla F)\, I`,
+    :math:`\hat u \cdot \nabla F = \sum_l l F_l` (derivatives from :func:`_derivative_map`).
+    Then :math:`\hat u \leftarrow \mathrm{normalize}(\hat u + T\delta)` with
+    :math:`\delta = -H^{-1} g` where :math:`H` is negative definite, else a gradient step,
+    capped at 0.3 rad. A start stops once its step is below :math:`10^{-13}`.
     """
-    ls = list(range(lmax_of(coefficients.shape[-1]) + 1))
+    lmax = lmax_of(coefficients.shape[-1])
+    first = _derivative_map(lmax)  # (3, D', D)
+    gradient_coefficients = torch.einsum("ied,kd->kie", first, coefficients)  # (K, 3, D')
+    if lmax >= 2:  # d_j d_i Y = G'_j^T G_i^T Y''
+        hessian_coefficients = torch.einsum("jfe,ied,kd->kijf", _derivative_map(lmax - 1), first, coefficients)
+    degree = torch.cat([torch.full((2 * l + 1,), float(l), dtype=u.dtype) for l in range(lmax + 1)])
     scale = coefficients.norm(dim=-1, keepdim=True).clamp_min(1e-300)
     x_axis = torch.tensor([1.0, 0.0, 0.0], dtype=u.dtype)
     y_axis = torch.tensor([0.0, 1.0, 0.0], dtype=u.dtype)
-    probes = torch.tensor([[0.0, 0.0], [1e-6, 0.0], [0.0, 1e-6]], dtype=u.dtype)  # (3, 2)
     active = torch.arange(len(u))
     for _ in range(max_steps):
-        v, c = u[active], coefficients[active]
+        v = u[active]
         helper = torch.where(v[:, :1].abs() < 0.9, x_axis, y_axis)
         e1 = torch.nn.functional.normalize(torch.linalg.cross(v, helper), dim=-1)
         tangent = torch.stack([e1, torch.linalg.cross(v, e1)], dim=-1)  # (K, 3, 2)
-        delta = probes.expand(len(v), 3, 2).clone().requires_grad_(True)
-        x = v[:, None] + delta @ tangent.transpose(1, 2)  # (K, 3 probes, 3)
-        f = (o3.spherical_harmonics(ls, x, normalize=True) * c[:, None]).sum()
-        (grads,) = torch.autograd.grad(f, delta)  # (K, 3, 2)
-        g = grads[:, 0]
-        h = (grads[:, 1:] - g[:, None]) / 1e-6
-        h = (h + h.transpose(1, 2)) / 2
+        y = o3.spherical_harmonics(list(range(lmax + 1)), v, normalize=False)  # |v| = 1
+        gradient = (gradient_coefficients[active] @ y[:, :lmax ** 2, None])[..., 0]  # (K, 3)
+        radial = (coefficients[active] * degree * y).sum(-1)  # u . grad F
+        h = -radial[:, None, None] * torch.eye(2, dtype=u.dtype)
+        if lmax >= 2:
+            hessian = (hessian_coefficients[active] @ y[:, None, :(lmax - 1) ** 2, None])[..., 0]  # (K, 3, 3)
+            h = h + tangent.transpose(1, 2) @ hessian @ tangent
+        g = (tangent.transpose(1, 2) @ gradient[..., None])[..., 0]
         concave = torch.linalg.eigvalsh(h).amax(-1, keepdim=True) < 0
         newton = -torch.linalg.solve(torch.where(concave[..., None], h, -torch.eye(2, dtype=u.dtype)), g)
         step = torch.where(concave, newton, g / (10.0 * scale[active]))
