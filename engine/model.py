@@ -21,6 +21,7 @@ path by path, with the radial weights interpolated from a table of edge lengths.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import warnings
@@ -217,19 +218,20 @@ def clebsch_gordan(l1: int, l2: int, l3: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
+def _nonzero_clebsch_gordan(l1: int, l2: int, l3: int) -> tuple[np.ndarray, ...]:
+    """The non-zero entries of :func:`clebsch_gordan`: their three indices and values."""
+    table = clebsch_gordan(l1, l2, l3)
+    j, g, q = np.nonzero(table)
+    return j, g, q, table[j, g, q]
+
+
+@functools.lru_cache(maxsize=None)
 def _real_to_complex(l: int) -> np.ndarray:
     return o3.change_basis_real_to_complex(l, dtype=torch.float64).numpy()
 
 
 def _expanded(irreps: o3.Irreps) -> list[o3.Irrep]:
     return [ir for mul, ir in irreps for _ in range(mul)]
-
-
-def _offsets(irreps: list[o3.Irrep]) -> list[int]:
-    out = [0]
-    for ir in irreps:
-        out.append(out[-1] + ir.dim)
-    return out
 
 
 class Convolution(torch.nn.Module):
@@ -246,30 +248,30 @@ class Convolution(torch.nn.Module):
     def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, config: ModelConfig):
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
-        ins, outs = _expanded(self.irreps_in), _expanded(self.irreps_out)
-        edge = [o3.Irrep(l, (-1) ** l) for l in range(config.lmax + 1)]
-        paths = [(i, f, o) for i, a in enumerate(ins) for f, b in enumerate(edge) for o, c in enumerate(outs)
-                 if abs(a.l - b.l) <= c.l <= a.l + b.l and a.p * b.p == c.p]
+        ins, outs = ([(ir.l, ir.p) for ir in _expanded(irreps)] for irreps in (self.irreps_in, self.irreps_out))
+        edge = [(l, (-1) ** l) for l in range(config.lmax + 1)]
+        paths = [(i, f, o) for i, (l1, p1) in enumerate(ins) for f, (l2, p2) in enumerate(edge)
+                 for o, (l3, p3) in enumerate(outs) if abs(l1 - l2) <= l3 <= l1 + l2 and p1 * p2 == p3]
         if not paths:
             raise ValueError(f"No path connects {self.irreps_in} to {self.irreps_out}")
-        into = [sum(p[2] == o for p in paths) for o in range(len(outs))]
-        in_at, edge_at, out_at = _offsets(ins), _offsets(edge), _offsets(outs)
-        q_at = _offsets([outs[o] for _, _, o in paths])
-        self.shape = (in_at[-1], edge_at[-1], q_at[-1], out_at[-1])  # D_in, D_edge, Q, D_out
+        into = collections.Counter(o for _, _, o in paths)
+        in_at, edge_at, out_at = (np.cumsum([0] + [2 * l + 1 for l, _ in irreps]) for irreps in (ins, edge, outs))
+        widths = np.array([2 * outs[o][0] + 1 for _, _, o in paths])
+        q_at = np.cumsum(np.concatenate([[0], widths]))
+        self.shape = (int(in_at[-1]), int(edge_at[-1]), int(q_at[-1]), int(out_at[-1]))  # D_in, D_edge, Q, D_out
         self.num_paths = len(paths)
         rows, columns, values = [], [], []
         for p, (i, f, o) in enumerate(paths):
-            table = math.sqrt(outs[o].dim / into[o]) * clebsch_gordan(ins[i].l, edge[f].l, outs[o].l)
-            j, g, q = np.nonzero(table)
+            j, g, q, value = _nonzero_clebsch_gordan(ins[i][0], edge[f][0], outs[o][0])
             rows.append((in_at[i] + j) * edge_at[-1] + edge_at[f] + g)
             columns.append(q_at[p] + q)
-            values.append(table[j, g, q])
+            values.append(math.sqrt((2 * outs[o][0] + 1) / into[o]) * value)
         # exact float64 tables, kept out of .to(dtype) so that a float32 pass never rounds them
         self._coo = tuple(torch.as_tensor(np.concatenate(a)) for a in (rows, columns, values))
         self._tables: dict = {}
-        widths = torch.tensor([outs[o].dim for _, _, o in paths])
-        self.register_buffer("path_of", torch.repeat_interleave(torch.arange(len(paths)), widths))
-        self.register_buffer("out_of", torch.cat([torch.arange(out_at[o], out_at[o + 1]) for _, _, o in paths]))
+        self.register_buffer("path_of", torch.as_tensor(np.repeat(np.arange(len(paths)), widths)))
+        self.register_buffer("out_of", torch.as_tensor(
+            np.concatenate([np.arange(out_at[o], out_at[o + 1]) for _, _, o in paths])))
 
     def __getstate__(self) -> dict:
         """Copies leave the per-dtype tables behind: they are rebuilt on use (and CSR tensors cannot be copied)."""
