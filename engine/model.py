@@ -12,7 +12,7 @@ followed by a gate (softplus on scalars, sigmoid gates on :math:`l > 0`), except
 ``e3nn.o3.FullyConnectedTensorProduct`` with ``shared_weights=False``, followed by
 ``e3nn.nn.Gate``.
 
-Speed comes from doing geometry-only work once per point set (:mod:`engine.plan`): edge
+Speed comes from doing graph-only work once per point set (:mod:`engine.plan`): edge
 harmonics, the radial basis of the distinct edge lengths, and per convolution one sparse
 table of every path's Clebsch–Gordan coefficients, so that each step is a few products; the
 gradient is derived by hand. Graphs too large for that stream their edges in chunks instead,
@@ -25,66 +25,22 @@ import collections
 import functools
 import math
 import warnings
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from e3nn import o3
 
+from .config import ModelConfig
 from .activations import SIGMOID_SCALE, SOFTPLUS_SCALE, softplus
-from .geometry import Geometry, radial_basis
+from .graph import Graph, radial_basis
 from .plan import Plan, message_products
 
-__all__ = ["ModelConfig", "Network", "hidden_irreps"]
+__all__ = ["Network", "hidden_irreps"]
 
 MAX_PLANNED_EDGES = 3000  # larger graphs stream their edges for inference
 EDGE_CHUNK = 2048  # edges per chunk on the streamed path (measured fastest of 1k-16k)
 RADIAL_TABLE_SIZE = 4096
 OUTPUT_INIT_SCALE = 0.1  # last layer's initial weights; at 1.0 the seed's Task 1 misses in half the seeds
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Network settings; the defaults are the seed's.
-
-    Attributes
-    ----------
-    lmax : highest degree of features, edge harmonics and output signals
-    layers : convolutions (all but the last followed by a gate)
-    max_radius, number_of_basis : radial basis on ``[0, max_radius]``
-    radial_neurons, radial_layers : hidden width and depth of each radial MLP
-    radius : graph radius; ``None`` convolves over all pairs, each point with itself included
-    output : {'signal', 'vector'} a signal with ``l = 0..lmax`` per point, or one ``1o`` vector
-    """
-
-    lmax: int = 5
-    layers: int = 3
-    max_radius: float = 3.0
-    number_of_basis: int = 3
-    radial_neurons: int = 100
-    radial_layers: int = 3
-    radius: float | None = None
-    output: str = "signal"
-
-    def __post_init__(self):
-        if not 1 <= self.lmax <= 8:
-            raise ValueError(f"lmax must be in 1..8, got {self.lmax}")
-        if self.layers < 1:
-            raise ValueError(f"layers must be at least 1, got {self.layers}")
-        if self.output not in ("signal", "vector"):
-            raise ValueError(f"output must be 'signal' or 'vector', got {self.output!r}")
-        if self.radius is not None and not self.radius > 0:
-            raise ValueError(f"radius must be positive or None, got {self.radius}")
-        if self.number_of_basis < 2 or self.radial_neurons < 1 or self.radial_layers < 0:
-            raise ValueError("number_of_basis must be at least 2 and the radial MLP non-empty")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def geometry(self, positions, dtype=torch.float64) -> Geometry:
-        """The precomputed graph this network convolves over."""
-        return Geometry(positions, lmax=self.lmax, max_radius=self.max_radius,
-                        number_of_basis=self.number_of_basis, radius=self.radius, dtype=dtype)
 
 
 def hidden_irreps(lmax: int) -> o3.Irreps:
@@ -110,14 +66,17 @@ class RadialMLPs(torch.nn.Module):
     weights, then the last layers stacked into ``(K, d_L, max paths)``, padded with zeros.
     """
 
-    def __init__(self, number_of_basis: int, neurons: int, layers: int, paths: list[int]):
+    def __init__(self, number_of_basis: int, neurons: int, layers: int, paths: list[int],
+                 generator: torch.Generator | None = None):
         super().__init__()
         sizes = [number_of_basis] + [neurons] * layers
         k = len(paths)
-        self.hidden = torch.nn.ParameterList(
-            [torch.nn.Parameter(torch.randn(k, a, b, dtype=torch.float64)) for a, b in zip(sizes, sizes[1:])])
-        self.last = torch.nn.ParameterList(
-            [torch.nn.Parameter(torch.randn(sizes[-1], p, dtype=torch.float64)) for p in paths])
+
+        def normal(*shape):
+            return torch.nn.Parameter(torch.randn(*shape, dtype=torch.float64, generator=generator))
+
+        self.hidden = torch.nn.ParameterList([normal(k, a, b) for a, b in zip(sizes, sizes[1:])])
+        self.last = torch.nn.ParameterList([normal(sizes[-1], p) for p in paths])
         c = SOFTPLUS_SCALE
         self.scales = [1.0 / math.sqrt(sizes[0])] + [c / math.sqrt(h) for h in sizes[1:]]
         self.shapes = [(k, a, b) for a, b in zip(sizes, sizes[1:])] + [(k, sizes[-1], max(paths))]
@@ -302,19 +261,19 @@ class Convolution(torch.nn.Module):
             self._tables["gather", dtype] = gather
         return self._tables["gather", dtype]
 
-    def streamed(self, x: torch.Tensor, geometry: Geometry, radial) -> torch.Tensor:
+    def streamed(self, x: torch.Tensor, graph: Graph, radial) -> torch.Tensor:
         """The convolution of ``(N, D_in)`` features to ``(N, D_out)`` for graphs too large for a
         :class:`~engine.plan.Plan`: the same products, edges in chunks of :data:`EDGE_CHUNK`
         and nothing kept per edge; ``radial(lengths)`` gives a chunk's ``(E, paths)`` weights."""
         table_t, x_t = self.sparse(x.dtype)[1], x.T.contiguous()
-        summed = torch.zeros(self.shape[2], geometry.num_points, dtype=x.dtype)
-        for start in range(0, geometry.num_edges, EDGE_CHUNK):
+        summed = torch.zeros(self.shape[2], graph.num_points, dtype=x.dtype)
+        for start in range(0, graph.num_edges, EDGE_CHUNK):
             e = slice(start, start + EDGE_CHUNK)
-            products = message_products(table_t, x_t.index_select(1, geometry.source[e]),
-                                        geometry.harmonics[e].T.contiguous())
-            weights = radial(geometry.lengths[e]).T.index_select(0, self.path_of)
-            summed.index_add_(1, geometry.destination[e], products * weights)
-        return (self.gather(x.dtype) @ summed).T / math.sqrt(geometry.neighbours)
+            products = message_products(table_t, x_t.index_select(1, graph.source[e]),
+                                        graph.harmonics[e].T.contiguous())
+            weights = radial(graph.lengths[e]).T.index_select(0, self.path_of)
+            summed.index_add_(1, graph.destination[e], products * weights)
+        return (self.gather(x.dtype) @ summed).T / math.sqrt(graph.neighbours)
 
 
 class Gate(torch.nn.Module):
@@ -349,14 +308,15 @@ class Network(torch.nn.Module):
     ----------
     config : :class:`ModelConfig`
     irreps_in : per-point input features, e.g. ``"0e"`` or ``"0e+2e"`` with an order parameter
+    generator : draws the initial weights (torch's global generator by default)
 
     >>> net = Network(ModelConfig(lmax=2, layers=2), "0e")
-    >>> geometry = net.config.geometry(torch.randn(4, 3).numpy())
-    >>> net(torch.ones(4, 1, dtype=torch.float64), geometry).shape
+    >>> graph = Graph.of(net.config, torch.randn(4, 3).numpy())
+    >>> net(torch.ones(4, 1, dtype=torch.float64), graph).shape
     torch.Size([4, 9])
     """
 
-    def __init__(self, config: ModelConfig, irreps_in: str = "0e"):
+    def __init__(self, config: ModelConfig, irreps_in: str = "0e", generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
         self.irreps_in = o3.Irreps(irreps_in)
@@ -372,34 +332,34 @@ class Network(torch.nn.Module):
         self.convolutions = torch.nn.ModuleList(convolutions)
         self.gates = torch.nn.ModuleList(gates)
         self.radial = RadialMLPs(config.number_of_basis, config.radial_neurons, config.radial_layers,
-                                 [c.num_paths for c in convolutions])
+                                 [c.num_paths for c in convolutions], generator)
         with torch.no_grad():  # start near the zero signal, the scale of the targets
             self.radial.last[-1].mul_(OUTPUT_INIT_SCALE)
 
-    def forward(self, features: torch.Tensor, geometry: Geometry) -> torch.Tensor:
-        """``(N, dim irreps_in)`` features on the geometry's points to ``(N, dim irreps_out)``.
+    def forward(self, features: torch.Tensor, graph: Graph) -> torch.Tensor:
+        """``(N, dim irreps_in)`` features on the graph's points to ``(N, dim irreps_out)``.
 
-        Graphs of up to :data:`MAX_PLANNED_EDGES` edges run through the geometry's
+        Graphs of up to :data:`MAX_PLANNED_EDGES` edges run through the graph's
         :class:`~engine.plan.Plan` (with its hand-derived gradient when one is wanted);
         larger graphs stream their edges.
         """
-        if geometry.num_edges > MAX_PLANNED_EDGES:
-            return self._streamed(features, geometry)
-        plan = self.plan(geometry)
+        if graph.num_edges > MAX_PLANNED_EDGES:
+            return self._streamed(features, graph)
+        plan = self.plan(graph)
         parameters = tuple(self.radial.parameters())
         if torch.is_grad_enabled() and (features.requires_grad or any(p.requires_grad for p in parameters)):
             return _Planned.apply(plan, self.radial.flat(), features, *parameters)
         return plan.forward(self.radial.unflatten(self.radial.flat()), features).contiguous()
 
-    def plan(self, geometry: Geometry) -> Plan:
-        """This network's :class:`~engine.plan.Plan` on ``geometry``, built once per geometry."""
-        return geometry.cached(self, lambda g: Plan(self, g))
+    def plan(self, graph: Graph) -> Plan:
+        """This network's :class:`~engine.plan.Plan` on ``graph``, built once per graph."""
+        return graph.cached(self, lambda g: Plan(self, g))
 
-    def _streamed(self, features: torch.Tensor, geometry: Geometry) -> torch.Tensor:
-        table = RadialTable(self.radial, self.config, geometry.lengths)
+    def _streamed(self, features: torch.Tensor, graph: Graph) -> torch.Tensor:
+        table = RadialTable(self.radial, self.config, graph.lengths)
         x = features
         for k, convolution in enumerate(self.convolutions):
-            x = convolution.streamed(x, geometry, functools.partial(table, k))
+            x = convolution.streamed(x, graph, functools.partial(table, k))
             if k < len(self.gates):
                 x = self.gates[k](x)
         return x

@@ -21,8 +21,9 @@ import math
 
 import torch
 
+from ._torch_private import version
 from .activations import sigmoid_backward, softplus, softplus_backward
-from .geometry import Geometry
+from .graph import Graph
 
 __all__ = ["Plan", "message_products"]
 
@@ -35,23 +36,23 @@ def message_products(table_t: torch.Tensor, x_source: torch.Tensor, harmonics: t
 
 
 class Plan:
-    """A :class:`~engine.model.Network`'s structure on one :class:`~engine.geometry.Geometry`.
+    """A :class:`~engine.model.Network`'s structure on one :class:`~engine.graph.Graph`.
 
     The weights are not part of the plan: each call takes them as the views
     ``network.radial.unflatten(theta)`` of a flat vector, so that an optimiser can update one
     tensor.
     """
 
-    def __init__(self, network, geometry: Geometry):
-        dtype = geometry.harmonics.dtype
+    def __init__(self, network, graph: Graph):
+        dtype = graph.harmonics.dtype
         self.radial = network.radial
-        embedding = geometry.embedding * self.radial.scales[0]
+        embedding = graph.embedding * self.radial.scales[0]
         self.basis = embedding.expand(len(self.radial.last), *embedding.shape).contiguous()
         self.alphas = [1.0] + self.radial.scales[1:]  # the first scale is in the basis already
-        self.harmonics = (geometry.harmonics / math.sqrt(geometry.neighbours)).T.contiguous()
-        self.num_points, self.num_edges = geometry.num_points, geometry.num_edges
-        self.source, self.destination, self.length_index = geometry.source, geometry.destination, geometry.length_index
-        self.all_pairs = geometry.all_pairs
+        self.harmonics = (graph.harmonics / math.sqrt(graph.neighbours)).T.contiguous()
+        self.num_points, self.num_edges = graph.num_points, graph.num_edges
+        self.source, self.destination, self.length_index = graph.source, graph.destination, graph.length_index
+        self.all_pairs = graph.all_pairs
         self.convolutions = []
         width = self.radial.shapes[-1][2]
         for k, c in enumerate(network.convolutions):
@@ -70,10 +71,10 @@ class Plan:
 
     def _first_products(self, features: torch.Tensor) -> torch.Tensor:
         """The first convolution's products, kept while the same features come back unchanged."""
-        cached, version, products = self._first
-        if cached is not features or version != features._version:
+        cached, seen, products = self._first
+        if cached is not features or seen != version(features):
             products = self._products(0, features.T)
-            self._first = (features, features._version, products)
+            self._first = (features, version(features), products)
         return products
 
     def _into_destinations(self, messages: torch.Tensor) -> torch.Tensor:

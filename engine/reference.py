@@ -14,7 +14,7 @@ import torch
 from e3nn import nn, o3
 
 from .activations import softplus
-from .geometry import edges, envelope, radial_basis
+from .graph import edges, envelope, radial_basis
 from .model import ModelConfig, Network, hidden_irreps
 
 __all__ = ["ReferenceNetwork", "copy_weights"]
