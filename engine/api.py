@@ -208,3 +208,16 @@ def model_summary(model: bytes) -> dict:
     network, features = checkpoint.from_bytes(model)
     return {"config": network.config.to_dict(), "irreps_in": str(network.irreps_in),
             "features_irreps": features.irreps, "weights": int(sum(p.numel() for p in network.parameters()))}
+
+
+def encode(displacements, lmax: int = 5) -> np.ndarray:
+    r"""``(N, (lmax+1)^2)`` signals whose single peak is each displacement :math:`\vec d` of
+    ``(N, 3)``: height :math:`|\vec d|` along :math:`\hat d` (the zero signal for a zero one)."""
+    d = np.asarray(displacements, dtype=np.float64)
+    if d.ndim != 2 or d.shape[1] != 3 or not np.isfinite(d).all():
+        raise ValueError(f"Displacements must be finite and of shape (N, 3), got {d.shape}")
+    if not (isinstance(lmax, int) and 0 <= lmax <= 10):
+        raise ValueError(f"lmax must be a whole number in 0..10, got {lmax}")
+    from . import signals
+
+    return signals.encode(d, lmax=lmax)
