@@ -12,33 +12,39 @@ Every check on user input happens here, before anything in the scene changes. Er
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import bpy
 import numpy as np
 
-from . import mesh, props, state
+from ..engine import api
+from . import mesh, props, storage
 
 AXIS_VECTORS = {'X': (1.0, 0.0, 0.0), 'Y': (0.0, 1.0, 0.0), 'Z': (0.0, 0.0, 1.0)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Source:
-    """The vertices an operator works on, in the object's local coordinates."""
+    """The vertices an operator works on, in the object's local coordinates, and what the mesh
+    was when they were read (its vertex count and a fingerprint of all its positions)."""
 
     obj: bpy.types.Object
     indices: np.ndarray   # (N,) int, into obj.data.vertices
     start: np.ndarray     # (N, 3) local
+    vertex_count: int
+    fingerprint: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Problem:
-    source: Source
+    """What Train, Analyze Symmetry and Learn hand to a job: plain data only."""
+
+    start: np.ndarray     # (N, 3) local
     target: np.ndarray    # (N, 3) local
-    breaking: Optional[state.OrderParameter]
-    features: Any         # engine.Features
-    config: Any           # engine.ModelConfig
+    config: api.ModelConfig
+    order_parameter: Optional[api.OrderParameter]
 
 
 def active_mesh(context: bpy.types.Context) -> bpy.types.Object:
@@ -48,6 +54,16 @@ def active_mesh(context: bpy.types.Context) -> bpy.types.Object:
     if obj.type != 'MESH':
         raise ValueError(f"Active object {obj.name!r} is a {obj.type.lower()}, not a mesh")
     return obj
+
+
+def check_editable(obj: bpy.types.Object) -> None:
+    """``ValueError`` when ``obj`` or its mesh is linked from a library and cannot be changed:
+    what SymBreak stores there would be lost when the file is saved."""
+    for what, data in (("object", obj), ("mesh", obj.data)):
+        if data is not None and not data.is_editable:
+            where = f" from {data.library.filepath!r}" if data.library is not None else ""
+            raise ValueError(f"{obj.name!r}: its {what} is linked{where} and cannot be changed; make it "
+                             "local or add a library override (Object ▸ Library Override) first")
 
 
 def check_transform(obj: bpy.types.Object) -> None:
@@ -69,71 +85,68 @@ def source(context: bpy.types.Context) -> Source:
     obj = active_mesh(context)
     check_transform(obj)
     mesh.sync_edit_mode(obj)
-    count = len(obj.data.vertices)
+    data = mesh.mesh_data(obj)
     if obj.mode == 'EDIT':
-        indices = np.flatnonzero(mesh.selection(mesh.mesh_data(obj)))
+        indices = np.flatnonzero(mesh.selection(data))
         if len(indices) == 0:
             raise ValueError(f"Nothing selected: select vertices of {obj.name!r} in Edit Mode")
     else:
         if not obj.select_get():
             raise ValueError(f"Nothing selected: select {obj.name!r}")
-        indices = np.arange(count)
+        indices = np.arange(len(data.vertices))
     if len(indices) < 2:
         raise ValueError(f"{obj.name!r}: need at least 2 vertices, got {len(indices)}")
-    start = mesh.positions(mesh.mesh_data(obj))[indices]
+    everything = mesh.positions(data)
+    start = everything[indices]
     _finite(f"{obj.name!r}", start)
-    return Source(obj, indices, start)
+    return Source(obj, indices, start, len(everything), mesh.fingerprint(everything))
 
 
 def target(src: Source) -> np.ndarray:
     """Local target positions for the source vertices, from the object's target settings: a shape
     key of the object, another mesh (converted into the object's frame) or a preset's displacements
     along the object's axes."""
-    obj, state = src.obj, props.object_settings(src.obj)
-    if state.target_mode == 'SHAPE_KEY':
-        name = state.target_shape_key
+    obj, own = src.obj, props.object_settings(src.obj)
+    if own.target_mode == 'SHAPE_KEY':
+        name = own.target_shape_key
         if name not in mesh.shape_key_names(obj):
             raise ValueError(f"{obj.name!r} has no shape key {name!r} to use as target")
         local = mesh.shape_key_positions(obj, name)[src.indices]
-    elif state.target_mode == 'OBJECT':
-        other = state.target_object
+    elif own.target_mode == 'OBJECT':
+        other = own.target_object
         if other is None or other.type != 'MESH':
             raise ValueError(f"{obj.name!r}: choose a target mesh")
-        other_count, count = len(other.data.vertices), len(obj.data.vertices)
-        if other_count != count:
+        other_count = len(mesh.mesh_data(other).vertices)
+        if other_count != src.vertex_count:
             raise ValueError(f"Target {other.name!r} has {other_count} vertices, "
-                             f"but {obj.name!r} has {count}")
+                             f"but {obj.name!r} has {src.vertex_count}")
         local = mesh.positions_in(obj, other)[src.indices]
     else:
-        from ..engine import TASKS
-        task = TASKS[state.task]
+        task = api.TASKS[own.task]
         if len(task.start) != len(src.indices):
-            raise ValueError(f"Task {state.task!r} has {len(task.start)} points, "
+            raise ValueError(f"Task {own.task!r} has {len(task.start)} points, "
                              f"but {len(src.indices)} vertices are selected")
         local = src.start + (np.asarray(task.target) - np.asarray(task.start))
     _finite("Target", local)
     return local
 
 
-def breaking(src: Source) -> Optional[state.OrderParameter]:
+def breaking(src: Source) -> Optional[api.OrderParameter]:
     """The object's symmetry-breaking input in its local axes, or None when it has none (yet)."""
-    from ..engine import signals
-
-    obj, s = src.obj, props.object_settings(src.obj)
-    if s.breaking == 'NONE':
+    obj, own = src.obj, props.object_settings(src.obj)
+    if own.breaking == 'NONE':
         return None
-    if s.breaking == 'L2':
-        if s.axis_a == s.axis_b:
-            raise ValueError(f"Axis A and Axis B are both {s.axis_a}: an L=2 order parameter "
-                             "needs two different axes")
-        c = signals.breaking_feature(axis_a=AXIS_VECTORS[s.axis_a], axis_b=AXIS_VECTORS[s.axis_b])
-        return state.OrderParameter(2, c, f"L=2, even, ∝ {s.axis_a.lower()}² − {s.axis_b.lower()}²")
-    if s.breaking == 'ORDER_PARAMETER':  # None until Use Order Parameter stores one
-        return state.order_parameter(obj)
-    if s.breaking == 'LEARNED':  # None until Learn Order Parameter stores one
-        return state.learned_order_parameter(obj)
-    weights = mesh.vertex_weights(obj, s.vertex_group)[src.indices]
-    return state.OrderParameter(0, weights[:, None], f"L=0, the weights of vertex group {s.vertex_group!r}")
+    if own.breaking == 'AXIS_PAIR':
+        if own.axis_a == own.axis_b:
+            raise ValueError(f"Axis A and Axis B are both {own.axis_a}: an axis pair needs two different axes")
+        return api.axis_pair(AXIS_VECTORS[own.axis_a], AXIS_VECTORS[own.axis_b])
+    if own.breaking == 'ORDER_PARAMETER':  # None until Use Order Parameter stores one
+        return storage.order_parameter(obj)
+    if own.breaking == 'LEARNED':  # None until Learn Order Parameter stores one
+        return storage.learned_order_parameter(obj)
+    weights = mesh.vertex_weights(obj, own.vertex_group)[src.indices]
+    return api.OrderParameter(blocks={0: weights[:, None]}, origin='vertex group',
+                              description=f"L=0, the weights of vertex group {own.vertex_group!r}")
 
 
 MAX_SURFACE_VERTICES = 5_000_000
@@ -142,10 +155,8 @@ MAX_SURFACE_VERTICES = 5_000_000
 def check_surface_size(count: int, level: int) -> None:
     """``ValueError`` when ``count`` signal surfaces at Resolution ``level`` would have more than
     ``MAX_SURFACE_VERTICES`` vertices in all, naming the highest Resolution that fits."""
-    from ..engine import signals
-
     def total(k: int) -> int:
-        return count * len(signals.sphere_grid(k)[0])
+        return count * api.sphere_vertex_count(k)
 
     if total(level) > MAX_SURFACE_VERTICES:
         fits = [k for k in range(1, level) if total(k) <= MAX_SURFACE_VERTICES]
@@ -155,37 +166,31 @@ def check_surface_size(count: int, level: int) -> None:
                          f"(at most {MAX_SURFACE_VERTICES:,}): {how}")
 
 
-def features(n: int, extra: Optional[state.OrderParameter]) -> Any:
-    """Input features of ``n`` vertices: the scalar 1, plus the symmetry-breaking input if any."""
-    from ..engine import Features
-
-    if extra is None:
-        return Features.scalar(n)
-    if extra.is_global:
-        return Features.with_global(n, extra.irreps, extra.coefficients)
-    # per vertex: only a vertex group's weights, of degree 0
-    return Features(irreps="0e+0e", values=np.concatenate([np.ones((n, 1)), extra.coefficients], axis=1))
+def finite_setting(name: str, value: float) -> float:
+    """``value``, or ``ValueError`` naming the setting when it is NaN or infinite (Blender's
+    float properties accept NaN from scripts)."""
+    if not math.isfinite(value):
+        raise ValueError(f"{name} is {value}: set it to a finite number")
+    return float(value)
 
 
-def config(context: bpy.types.Context) -> Any:
-    from ..engine import ModelConfig
-
-    t = context.scene.symbreak.training
-    return ModelConfig(lmax=t.lmax, layers=t.layers, max_radius=t.max_radius,
-                       radius=t.radius if t.use_radius_graph else None, output=t.output)
-
-
-def config_dict(context: bpy.types.Context) -> dict[str, Any]:
-    t = context.scene.symbreak.training
-    return {"lmax": t.lmax, "layers": t.layers, "max_radius": t.max_radius,
-            "radius": t.radius if t.use_radius_graph else None, "output": t.output,
-            "iterations": t.iterations, "lr": t.learning_rate, "seed": t.seed}
+def settings(context: bpy.types.Context) -> dict[str, Any]:
+    """The training settings as plain values (kept with the model), checked to be finite."""
+    t = props.settings(context).training
+    return {"lmax": t.lmax, "layers": t.layers, "max_radius": finite_setting("Max Radius", t.max_radius),
+            "radius": finite_setting("Radius", t.radius) if t.use_radius_graph else None, "output": t.output,
+            "iterations": t.iterations, "lr": finite_setting("Learning Rate", t.learning_rate), "seed": t.seed}
 
 
-def problem(context: bpy.types.Context) -> Problem:
-    src = source(context)
-    extra = breaking(src)
-    return Problem(src, target(src), extra, features(len(src.indices), extra), config(context))
+def config(values: dict[str, Any]) -> api.ModelConfig:
+    """The network settings of :func:`settings`."""
+    return api.ModelConfig(lmax=values["lmax"], layers=values["layers"], max_radius=values["max_radius"],
+                           radius=values["radius"], output=values["output"])
+
+
+def problem(src: Source, values: dict[str, Any]) -> Problem:
+    """The problem of ``src`` with the network settings of :func:`settings`."""
+    return Problem(src.start, target(src), config(values), breaking(src))
 
 
 def stored_prediction_owner(context: bpy.types.Context) -> Optional[bpy.types.Object]:
@@ -196,18 +201,23 @@ def stored_prediction_owner(context: bpy.types.Context) -> Optional[bpy.types.Ob
     return obj
 
 
-def stored_prediction(context: bpy.types.Context) -> tuple[bpy.types.Object, state.StoredPrediction]:
-    """The object whose stored prediction Show Signals and Animate draw, and that prediction."""
+def stored_prediction(context: bpy.types.Context) -> tuple[bpy.types.Object, storage.StoredPrediction]:
+    """The object whose stored prediction Show Signals and Animate draw, and that prediction,
+    which must have been made on the mesh as it is now (same vertex count and positions)."""
     obj = stored_prediction_owner(context)
     if obj is None:
         raise ValueError("No active object: select a trained mesh")
     if obj.type != 'MESH':
         raise ValueError(f"Active object {obj.name!r} is a {obj.type.lower()}, not a mesh")
-    if not state.has_prediction(obj):
+    if not storage.has_prediction(obj):
         raise ValueError(f"{obj.name!r} has no prediction: Train or Predict first")
     check_transform(obj)
-    p = state.prediction(obj)
+    p = storage.prediction(obj)
     mesh.sync_edit_mode(obj)
-    if len(p.indices) and p.indices.max() >= len(obj.data.vertices):
-        raise ValueError(f"{obj.name!r} changed since the prediction: Predict again")
+    now = mesh.positions(mesh.mesh_data(obj))
+    if len(now) != p.vertex_count:
+        raise ValueError(f"{obj.name!r} has {len(now)} vertices, but the prediction was made on "
+                         f"{p.vertex_count}: Predict again")
+    if mesh.fingerprint(now) != p.fingerprint:
+        raise ValueError(f"{obj.name!r}'s vertices moved since the prediction: Predict again")
     return obj, p

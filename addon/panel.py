@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 import bpy
+import numpy as np
 
-from . import inputs, props, state, worker
+from . import inputs, jobs, props, storage
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import RegionTypeItems, SpaceTypeItems
@@ -31,19 +32,24 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
+        if layout is None:  # Blender sets it before draw
+            return
         layout.operator("symbreak.add_seed_demo", icon='ADD')
+        draw_loading(layout)
         obj = context.active_object
         if obj is None or obj.type != 'MESH':
             layout.label(text="Select a mesh to train", icon='INFO')
             return
+        data = obj.data
+        assert isinstance(data, bpy.types.Mesh)
         s = props.object_settings(obj)
         box = layout.box()
         where = "selected vertices" if obj.mode == 'EDIT' else "all vertices"
         box.label(text=f"Source: {obj.name} ({where}, in its own axes)", icon='MESH_DATA')
         box.prop(s, "target_mode")
         if s.target_mode == 'SHAPE_KEY':
-            if obj.data.shape_keys:
-                box.prop_search(s, "target_shape_key", obj.data.shape_keys, "key_blocks", text="Shape Key")
+            if data.shape_keys:
+                box.prop_search(s, "target_shape_key", data.shape_keys, "key_blocks", text="Shape Key")
             else:
                 box.label(text="The mesh has no shape keys", icon='ERROR')
         elif s.target_mode == 'OBJECT':
@@ -51,7 +57,7 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         else:
             box.prop(s, "task")
         box.prop(s, "breaking")
-        if s.breaking == 'L2':
+        if s.breaking == 'AXIS_PAIR':
             row = box.row(align=True)
             row.prop(s, "axis_a", text="")
             row.label(text="−")
@@ -59,20 +65,49 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         elif s.breaking == 'VERTEX_GROUP':
             box.prop_search(s, "vertex_group", obj, "vertex_groups")
         elif s.breaking == 'ORDER_PARAMETER':
-            found = state.order_parameter(obj)
-            box.label(text=found.description if found else "None yet: Analyze Symmetry", icon='INFO')
+            found, damaged = storage.readable(storage.order_parameter, obj)
+            box.label(text=damaged or (found.description if found else "None yet: Analyze Symmetry"), icon='INFO')
         elif s.breaking == 'LEARNED':
-            found = state.learned_order_parameter(obj)
-            box.label(text=found.description if found else "None yet: Learn Order Parameter", icon='INFO')
+            found, damaged = storage.readable(storage.learned_order_parameter, obj)
+            box.label(text=damaged or (found.description if found else "None yet: Learn Order Parameter"),
+                      icon='INFO')
+
+
+def draw_loading(layout: bpy.types.UILayout) -> None:
+    """Whether the engine is still loading, or why it could not be."""
+    job = jobs.loading
+    if job is None:
+        return
+    if not job.done:
+        layout.label(text="Loading the engine (torch, e3nn)…", icon='TIME')
+    elif job.error is not None:
+        layout.label(text=job.message, icon='ERROR')
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: np.ndarray, width: int = 32) -> str:
+    """A text sparkline of :math:`\\log_{10}` of the positive finite ``values``, at most ``width``
+    characters, the lowest bar for the smallest value."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values) == 0:
+        return ""
+    idx = np.linspace(0, len(values) - 1, min(width, len(values))).round().astype(int)
+    y = np.log10(values[idx])
+    span = y.max() - y.min()
+    level = np.zeros_like(y) if span == 0 else (y - y.min()) / span
+    return "".join(_BARS[int(round(v * (len(_BARS) - 1)))] for v in level)
 
 
 def draw_progress(layout: bpy.types.UILayout, what: str) -> None:
-    """A progress bar for the running job, if it is ``what`` {'training', 'learning', 'predicting'}."""
-    job = worker.current
+    """A progress bar for the running job, if it is ``what`` {'analyzing', 'training', 'learning', 'predicting'}."""
+    job = jobs.current
     if job is None or job.done or job.what != what:
         return
-    if what == 'predicting':
-        layout.label(text="Predicting… (Esc cancels)", icon='TIME')
+    if what in ('predicting', 'analyzing'):
+        layout.label(text=f"{what.capitalize()}… (Esc cancels)", icon='TIME')
         return
     layout.progress(factor=job.iteration / max(1, job.total), type='BAR',
                     text=f"Step {job.iteration}/{job.total}  loss {job.loss:.4g}  (Esc cancels)")
@@ -84,14 +119,16 @@ def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -
         return
     box = layout.box()
     box.label(text=f"Not learnable with {record['inputs']}", icon='ERROR')
-    if "order_parameter" in record:
+    if record.get("order_parameter"):
         box.operator("symbreak.use_order_parameter", icon='CHECKMARK')
 
 
 def draw_learned(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
     """The learned order parameter: its share of the norm per degree L, and the buttons that use
     and draw it."""
-    found = state.learned_order_parameter(obj)
+    found, damaged = storage.readable(storage.learned_order_parameter, obj)
+    if damaged:
+        layout.label(text=damaged, icon='ERROR')
     if found is None:
         return
     shares = found.shares()
@@ -121,9 +158,12 @@ class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("symbreak.analyze_symmetry", icon='MOD_MIRROR')
         row.operator("symbreak.learn_order_parameter", text="Learn", icon='SHADERFX')
+        draw_progress(layout, "analyzing")
         draw_progress(layout, "learning")
         draw_learned(layout, obj)
-        record = state.symmetry(obj)
+        record, damaged = storage.readable(storage.symmetry, obj)
+        if damaged:
+            layout.label(text=damaged, icon='ERROR')
         if record is None:
             return
         col = layout.box().column(align=True)
@@ -131,11 +171,11 @@ class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
         col.label(text=f"Start: {record['start_group']}" + (f" ({order} operations)" if order else ""))
         col.label(text=f"Kept by the target: {record['kept_group']}")
         col.label(text=record["verdict"].split("; ")[0], icon='CHECKMARK' if record["learnable"] else 'ERROR')
-        found = record.get("order_parameter")
+        found = storage.suggested_order_parameter(obj)  # checked with the record
         if found is not None:
             col.separator()
             col.label(text="Order parameter:")
-            col.label(text=found["description"])
+            col.label(text=found.description)
             row = col.row(align=True)
             row.operator("symbreak.use_order_parameter", icon='CHECKMARK')
             row.operator("symbreak.show_order_parameter", text="Show", icon='SPHERE')
@@ -151,7 +191,9 @@ class SYMBREAK_PT_network(SymBreakPanel, bpy.types.Panel):
     bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context: bpy.types.Context) -> None:
-        t = context.scene.symbreak.training
+        if self.layout is None or context.scene is None:
+            return
+        t = props.scene_settings(context.scene).training
         col = self.layout.column(align=True)
         col.prop(t, "lmax")
         col.prop(t, "layers")
@@ -179,16 +221,21 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
         draw_progress(layout, "training")
         layout.operator("symbreak.train", icon='PLAY')
         obj = inputs.stored_prediction_owner(context)
-        draw_warning(layout, state.symmetry(obj))
-        if obj is None or not state.has_model(obj):
+        if obj is None:
             return
-        losses = state.loss_history(obj)
+        record, damaged = storage.readable(storage.symmetry, obj)
+        draw_warning(layout, record)
+        if not storage.has_model(obj):
+            return
+        losses, damaged = storage.readable(storage.loss_history, obj)
         box = layout.box()
         own = props.object_settings(obj)
         box.label(text=f"{obj.name}: final loss {own.final_loss:.3g} "
-                       f"({len(losses)} steps, {own.train_seconds:.1f} s)")
-        if len(losses):
-            box.label(text=state.sparkline(losses))
+                       f"({0 if losses is None else len(losses)} steps, {own.train_seconds:.1f} s)")
+        if damaged:
+            box.label(text=damaged, icon='ERROR')
+        elif losses is not None and len(losses):
+            box.label(text=sparkline(losses))
             box.label(text=f"loss {losses[0]:.2g} → {losses[-1]:.2g} (log scale)")
         layout.operator("symbreak.predict", icon='FORWARD')
         draw_progress(layout, "predicting")
@@ -199,8 +246,10 @@ class SYMBREAK_PT_display(SymBreakPanel, bpy.types.Panel):
     bl_parent_id = "SYMBREAK_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
-        d = context.scene.symbreak.display
         layout = self.layout
+        if layout is None or context.scene is None:
+            return
+        d = props.scene_settings(context.scene).display
         row = layout.row(align=True)
         row.prop(d, "signal_scale", text="Scale")
         row.prop(d, "signal_level", text="Level")
@@ -224,7 +273,9 @@ class SYMBREAK_PT_render(SymBreakPanel, bpy.types.Panel):
     bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context: bpy.types.Context) -> None:
-        r = context.scene.symbreak.render
+        if self.layout is None or context.scene is None:
+            return
+        r = props.scene_settings(context.scene).render
         col = self.layout.column(align=True)
         col.prop(r, "resolution")
         col.prop(r, "fps")

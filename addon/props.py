@@ -13,18 +13,20 @@ from bpy.props import (
     StringProperty,
 )
 
+from ..engine import api
+
 AXES = [
     ('X', "X", "The object's local x axis"),
     ('Y', "Y", "The object's local y axis"),
     ('Z', "Z", "The object's local z axis"),
 ]
 
-TASK_ITEMS = [
-    ('rectangle-to-square', "Rectangle → Square", "Task 1: learnable, the output is more symmetric"),
-    ('square-to-rectangle', "Square → Rectangle", "Task 2: not learnable, the square's symmetry survives"),
-    ('square-to-rectangle-broken', "Square → Rectangle (broken)",
-     "Task 3: learnable once an x²−y² input breaks the square's symmetry"),
-]
+TASK_ITEMS = [(name, task.title, f"The seed's task {task.title}") for name, task in api.TASKS.items()]
+
+# Hard bounds (a script can set more than the slider's soft maximum): training steps, and
+# Blender's last frame (MAXFRAME).
+MAX_ITERATIONS = 100_000
+MAX_FRAME = 1_048_574
 
 
 def _is_mesh(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
@@ -43,10 +45,12 @@ class SymBreakTraining(bpy.types.PropertyGroup):
         default=False)
     radius: FloatProperty(name="Radius", description="Neighbour cutoff of the radius graph",
                           default=1.5, min=0.001, soft_max=100.0)
-    iterations: IntProperty(name="Iterations", default=200, min=1, soft_max=5000)
+    iterations: IntProperty(name="Iterations", default=200, min=1, soft_max=5000,
+                            max=MAX_ITERATIONS)
     learning_rate: FloatProperty(name="Learning Rate", default=1e-3, min=1e-7, max=1.0,
                                  precision=5, step=0.01)
-    seed: IntProperty(name="Seed", description="Random seed of the weights", default=0, min=0)
+    seed: IntProperty(name="Seed", description="Random seed of the weights", default=0, min=0,
+                      max=2**31 - 1)
     output: EnumProperty(
         name="Output",
         items=[('signal', "Signal", "A spherical-harmonic signal whose peak is the displacement (the seed)"),
@@ -61,8 +65,10 @@ class SymBreakDisplay(bpy.types.PropertyGroup):
                               default=3, min=1, max=6)
     point_radius: FloatProperty(name="Point Radius", description="Radius of point and ghost spheres",
                                 default=0.06, min=0.001, soft_max=1.0)
-    frame_start: IntProperty(name="Start", description="Frame where the motion starts", default=12, min=0)
-    frame_end: IntProperty(name="End", description="Frame where the motion ends", default=60, min=1)
+    frame_start: IntProperty(name="Start", description="Frame where the motion starts", default=12, min=0,
+                             max=MAX_FRAME - 1)
+    frame_end: IntProperty(name="End", description="Frame where the motion ends", default=60, min=1,
+                           max=MAX_FRAME)
     easing: EnumProperty(
         name="Easing",
         items=[('EASE_IN_OUT', "Ease In and Out", ""), ('EASE_IN', "Ease In", ""),
@@ -126,7 +132,7 @@ class SymBreakObject(bpy.types.PropertyGroup):
     breaking: EnumProperty(
         name="Symmetry Breaking",
         items=[('NONE', "None", "Only a scalar 1 on every point"),
-               ('L2', "L=2 Axis Pair", "A global L=2 input Y₂(a) − Y₂(b) of the object's axes, e.g. x²−y²"),
+               ('AXIS_PAIR', "Axis Pair", "A global L=2 input Y₂(a) − Y₂(b) of the object's axes, e.g. x²−y²"),
                ('ORDER_PARAMETER', "Order Parameter",
                 "The global order parameter suggested by Analyze Symmetry (Use Order Parameter sets it)"),
                ('VERTEX_GROUP', "Vertex Group", "A per-vertex scalar from a vertex group's weights"),
@@ -142,7 +148,8 @@ class SymBreakObject(bpy.types.PropertyGroup):
                ('TARGET', "Target", ""), ('LABEL', "Label", ""),
                ('ORDER_PARAMETER', "Order Parameter", "")],
         default='SOURCE')
-    final_loss: FloatProperty(name="Final Loss", default=0.0)
+    final_loss: FloatProperty(name="Final Loss", description="The engine's final loss of the latest training",
+                              default=0.0)
     train_seconds: FloatProperty(name="Training Time", default=0.0)
 
 
@@ -153,6 +160,13 @@ CLASSES = [
     SymBreakSettings,
     SymBreakObject,
 ]
+
+
+def settings(context: bpy.types.Context) -> SymBreakSettings:
+    """The settings of the context's scene (operators and panels poll for a scene first)."""
+    if context.scene is None:
+        raise ValueError("No scene")
+    return scene_settings(context.scene)
 
 
 def scene_settings(scene: bpy.types.Scene) -> SymBreakSettings:

@@ -11,8 +11,9 @@ from typing import Any, Iterable, Optional
 import bpy
 import numpy as np
 
-from . import mesh, props
-from .state import OrderParameter, StoredPrediction
+from ..engine import api
+from . import mesh, props, storage
+from .storage import StoredPrediction
 
 POINTS_GROUP = "SymBreak Points"
 MOTION_KEY = "SymBreak Motion"
@@ -28,10 +29,10 @@ COLORS = {
 }
 
 DEMO_TASKS = [
-    # (engine task, object name, label, symmetry breaking)
-    ('rectangle-to-square', "Task 1", "Task 1: Rectangle → Square", 'NONE'),
-    ('square-to-rectangle', "Task 2", "Task 2: Square → Rectangle", 'NONE'),
-    ('square-to-rectangle-broken', "Task 3", "Task 3: Square → Rectangle\nwith x²−y² symmetry breaking", 'L2'),
+    # (engine task, object name, label)
+    (name, f"Task {i}", f"Task {i}: {task.title}" + (f"\nwith {task.order_parameter.description}"
+                                                    if task.order_parameter else ""))
+    for i, (name, task) in enumerate(api.TASKS.items(), start=1)
 ]
 
 
@@ -199,13 +200,11 @@ def text_object(name: str, body: str, location: Iterable[float], size: float,
 def add_seed_demo(scene: bpy.types.Scene, *, spacing: float = 3.0, point_radius: float = 0.06) -> list[bpy.types.Object]:
     """The tutorial's three tasks side by side, each with a 'Target' shape key, a label and a
     collection of its own. Returns the three task objects."""
-    from ..engine import TASKS
-
     root = bpy.data.collections.new(DEMO_COLLECTION)
     scene.collection.children.link(root)
     made = []
-    for i, (task_name, obj_name, label, breaking) in enumerate(DEMO_TASKS):
-        task = TASKS[task_name]
+    for i, (task_name, obj_name, label) in enumerate(DEMO_TASKS):
+        task = api.TASKS[task_name]
         start, end = np.asarray(task.start, float), np.asarray(task.target, float)
         collection = bpy.data.collections.new(label.split("\n")[0])
         root.children.link(collection)
@@ -217,7 +216,9 @@ def add_seed_demo(scene: bpy.types.Scene, *, spacing: float = 3.0, point_radius:
         mesh.set_shape_key(obj, "Target", end)
         state = props.object_settings(obj)
         state.target_mode, state.target_shape_key, state.task = 'SHAPE_KEY', "Target", task_name
-        state.breaking, state.axis_a, state.axis_b = breaking, 'X', 'Y'
+        if task.order_parameter is not None:
+            storage.store_order_parameter(obj, task.order_parameter)
+            state.breaking = 'ORDER_PARAMETER'
         show_as_points(obj, point_radius, 'points')
         low = min(start[:, 1].min(), end[:, 1].min())
         text_object(f"{obj_name} Label", label, ((i - 1) * spacing, low - 0.45, 0.0), 0.22, collection)
@@ -257,12 +258,10 @@ def _surface_mesh(name: str, surf: Any) -> bpy.types.Mesh:
 def build_signals(source: bpy.types.Object, p: StoredPrediction, *, scale: float, level: int) -> bpy.types.Object:
     """One mesh holding a surface :math:`r = s|f(u)|` per vertex, coloured by sign (vectorised: the
     engine returns every surface at once)."""
-    from ..engine import signals
-
     coefficients = p.signals
     if coefficients.shape[1] == 3:  # 'vector' output: draw each vector as its L ≤ 1 signal
-        coefficients = signals.project(p.displacements, lmax=1)
-    surf = signals.surfaces(coefficients, p.start, scale=scale, level=level)
+        coefficients = api.encode(p.displacements, lmax=1)
+    surf = api.signal_surfaces(coefficients, p.start, scale=scale, level=level)
     remove_object(child(source, 'SIGNALS'))
     name = f"{source.name} Signals"
     obj = bpy.data.objects.new(name, _surface_mesh(name, surf))
@@ -273,18 +272,16 @@ def build_signals(source: bpy.types.Object, p: StoredPrediction, *, scale: float
 ORDER_PARAMETER_SIZE = 0.3  # the surface's largest radius, relative to the points' rms radius
 
 
-def build_order_parameter(source: bpy.types.Object, p: OrderParameter, points: np.ndarray, *,
+def build_order_parameter(source: bpy.types.Object, p: api.OrderParameter, points: np.ndarray, *,
                           level: int) -> bpy.types.Object:
     """A global order parameter's surface :math:`r \\propto |f(u)|` at the centre of the local
     ``points`` ``(N, 3)``, its largest radius ``ORDER_PARAMETER_SIZE`` times their rms radius,
     with its description as a label to the right. Replaces the previous one."""
-    from ..engine import signals
-
     centre = points.mean(axis=0)
     radius = ORDER_PARAMETER_SIZE * float(np.sqrt(((points - centre) ** 2).sum(axis=1).mean()))
     signal = p.signal()[None]
-    peak = np.abs(signals.evaluate(signal, signals.sphere_grid(level)[0])).max()
-    surf = signals.surfaces(signal, centre[None], scale=radius / peak, level=level)
+    peak = np.abs(api.signal_surfaces(signal, centre[None], level=level).values).max()
+    surf = api.signal_surfaces(signal, centre[None], scale=radius / peak, level=level)
     remove_object(child(source, 'ORDER_PARAMETER'))
     remove_object(child(source, 'LABEL'))
     name = f"{source.name} Order Parameter"

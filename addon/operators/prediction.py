@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Predict: the stored model on the current vertices, in a background job."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import bpy
+import numpy as np
+
+from ...engine import api
+from .. import inputs, jobs, storage
+from .base import BackgroundOperator
+
+# Predict runs in float32 above this many points, which halves its time and memory.
+FLOAT32_ABOVE = 4000
+
+
+def stored(src: inputs.Source, p: api.Prediction) -> storage.StoredPrediction:
+    """An engine prediction of the source's vertices, as it is stored (``ValueError`` when any of
+    it is not finite: nothing non-finite reaches Blender data)."""
+    try:
+        return storage.StoredPrediction(
+            indices=src.indices, start=src.start, displacements=np.asarray(p.displacements),
+            signals=np.asarray(p.signals), ambiguous=np.asarray(p.ambiguous, dtype=bool),
+            peaks=[np.asarray(k) for k in p.peaks], vertex_count=src.vertex_count, fingerprint=src.fingerprint)
+    except ValueError as error:
+        raise ValueError(f"The model's output for {src.obj.name!r} is unusable ({error}): train again") from None
+
+
+def _irreps(text: str) -> str:
+    return "+".join(term.strip().removeprefix("1x") for term in text.split("+"))
+
+
+def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.OrderParameter], dtype: str,
+            progress: jobs.Progress, cancel: jobs.Cancel) -> api.Prediction:
+    """The prediction job: the stored model must take the source's current input."""
+    api.load()
+    trained_with = _irreps(api.model_summary(model)["features_irreps"])
+    given = "0e" if order_parameter is None else f"0e+{order_parameter.irreps}"
+    if trained_with != given:
+        raise ValueError(f"Input features changed since training ({trained_with} → {given}): train again")
+    return api.predict(model, positions, order_parameter=order_parameter, dtype=dtype, progress=progress,
+                       cancel=cancel)
+
+
+class SYMBREAK_OT_predict(BackgroundOperator):
+    """Run the stored model on the current vertices, without retraining (Esc cancels)"""
+
+    bl_idname = "symbreak.predict"
+    bl_label = "Predict"
+
+    what = 'predicting'
+    doing = "predicting"
+    _source: Optional[inputs.Source] = None
+
+    def prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, jobs.Work, int]:
+        """The source, its input and the stored model; float32 above ``FLOAT32_ABOVE`` points."""
+        src = inputs.source(context)
+        inputs.check_editable(src.obj)
+        if not storage.has_model(src.obj):
+            raise ValueError(f"{src.obj.name!r} has no trained model")
+        model, order_parameter = storage.model_bytes(src.obj), inputs.breaking(src)
+        dtype = "float32" if len(src.indices) > FLOAT32_ABOVE else "float64"
+        self._source = src
+        return src.obj, lambda progress, cancel: predict(model, src.start, order_parameter, dtype,
+                                                                   progress, cancel), 2
+
+    def running(self, job: jobs.Job) -> str:
+        assert self._source is not None
+        return f"SymBreak: predicting {len(self._source.indices)} vertices of {self._source.obj.name} (Esc to cancel)"
+
+    def keep(self, context: bpy.types.Context, result: api.Prediction) -> None:
+        src = self._source
+        assert src is not None
+        storage.store_prediction(src.obj, stored(src, result))
+        tied = int(np.count_nonzero(result.ambiguous))
+        self.report({'INFO'}, f"Predicted {len(src.indices)} vertices of {src.obj.name!r}"
+                              + (f", {tied} with tied peaks" if tied else ""))
+
+
+CLASSES = [SYMBREAK_OT_predict]
