@@ -8,8 +8,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from test_addon_ops import activate, demo, expect_cancelled  # noqa: E402
-from test_addon_symmetry import draw  # noqa: E402
+from helpers import activate, demo, draw, expect_cancelled  # noqa: E402
 
 
 def square_to_rectangle():
@@ -20,10 +19,10 @@ def square_to_rectangle():
 
 
 def learned(obj):
-    from symbreak.addon import state
+    from symbreak.addon import storage
 
     assert bpy.ops.symbreak.learn_order_parameter() == {'FINISHED'}
-    return state.learned_order_parameter(obj)
+    return storage.learned_order_parameter(obj)
 
 
 def test_learned_order_parameter_is_even(symbreak):
@@ -31,32 +30,28 @@ def test_learned_order_parameter_is_even(symbreak):
 
     obj = square_to_rectangle()
     found = learned(obj)
-    norms = {l: np.linalg.norm(c) for l, c in found.blocks().items()}
-    assert set(norms) == {1, 2, 3, 4, 5} and found.coefficients.shape == (35,)
-    assert np.hypot(norms[2], norms[4]) >= 0.9 * np.linalg.norm(found.coefficients)
-    assert found.description.startswith("learned: L=2 carries 9") and "(L=1 " in found.description
-    stored = obj["symbreak_learned_order_parameter"]
-    assert o3.Irreps(stored["irreps"]) == o3.Irreps("1o+2e+3o+4e+5o")
-    np.testing.assert_allclose(np.array(stored["norms"]), list(norms.values()))
+    norms = {l: np.linalg.norm(c) for l, c in found.blocks.items()}
+    assert set(norms) == {1, 2, 3, 4, 5} and found.values.shape == (35,) and found.origin == 'learned'
+    assert np.hypot(norms[2], norms[4]) >= 0.9 * np.linalg.norm(found.values)
+    assert "L=2" in found.description
+    assert o3.Irreps(found.irreps) == o3.Irreps("1o+2e+3o+4e+5o")
 
 
 def test_learned_input_reaches_the_target(symbreak, capfd):
     """Default iterations; the Curie check passes on the learned input's significant blocks."""
-    from symbreak.addon import inputs, state
+    from symbreak.addon import inputs, storage
 
     obj = square_to_rectangle()
     learned(obj)
     obj.symbreak.breaking = 'LEARNED'
-    problem = inputs.problem(bpy.context)
-    assert str(problem.features.irreps) == "0e+1x1o+1x2e+1x3o+1x4e+1x5o"
-    c = problem.breaking.coefficients
-    np.testing.assert_allclose(problem.features.values, np.c_[np.ones(4), np.tile(c, (4, 1))])
+    problem = inputs.problem(inputs.source(bpy.context), inputs.settings(bpy.context))
+    assert problem.order_parameter.irreps == "1o+2e+3o+4e+5o" and problem.order_parameter.is_global
     capfd.readouterr()
     assert bpy.ops.symbreak.train() == {'FINISHED'}
-    assert "Warning" not in capfd.readouterr().out and state.symmetry(obj)["warning"] == ""
-    assert state.symmetry(obj)["inputs"].startswith("the input learned: L=2")
-    p = state.prediction(obj)
-    assert np.linalg.norm(p.predicted - state.target(obj), axis=1).max() < 0.05 and not p.ambiguous.any()
+    assert "Warning" not in capfd.readouterr().out and storage.symmetry(obj)["warning"] == ""
+    assert storage.symmetry(obj)["inputs"].startswith("the input learned: L=2")
+    p = storage.prediction(obj)
+    assert np.linalg.norm(p.predicted - storage.target(obj), axis=1).max() < 0.05 and not p.ambiguous.any()
     assert bpy.ops.symbreak.predict() == {'FINISHED'}  # the stored input matches the model
 
 
@@ -64,8 +59,8 @@ def test_learned_input_reaches_the_target(symbreak, capfd):
 def test_degrees_below_a_tenth_of_the_norm_break_nothing(symbreak, capfd, share, learnable):
     """A unit-norm learned input: the square's axis z in L=1, 3 and 5 keeps its fourfold rotation;
     x² − y² in L=2 breaks it as the rectangle does, but only once it carries 10% of the norm."""
-    from symbreak.addon import state
-    from symbreak.engine import signals
+    from symbreak.addon import storage
+    from symbreak.engine import api, signals
 
     obj = square_to_rectangle()
     about_x, about_y, about_z = signals.spherical_harmonics(5, np.eye(3))  # zonal: P_l(x), P_l(y), P_l(z)
@@ -77,29 +72,30 @@ def test_degrees_below_a_tenth_of_the_norm_break_nothing(symbreak, capfd, share,
     for l in (1, 3, 5):
         full[l * l:(l + 1) ** 2] = (1 - share) * unit(about_z, l)
     full[4:9] = 3 * share * unit(about_x - about_y, 2)  # L=2 carries ``share`` of the sum of block norms
-    found = state.learned_order_parameter_from(full[1:] / np.linalg.norm(full))
+    normed = full / np.linalg.norm(full)
+    found = api.OrderParameter({l: normed[l * l:(l + 1) ** 2] for l in range(1, 6)}, 'learned', "learned: by hand")
     assert found.shares()[2] == pytest.approx(100 * share) and found.shares()[4] == pytest.approx(0)
     assert sorted(l for l, _ in found.significant()) == ([1, 2, 3, 5] if learnable else [1, 3, 5])
-    state.store_learned_order_parameter(obj, found)
+    storage.store_learned_order_parameter(obj, found)
     obj.symbreak.breaking = 'LEARNED'
     bpy.context.scene.symbreak.training.iterations = 5
     capfd.readouterr()
     assert bpy.ops.symbreak.train() == {'FINISHED'}
     warned = "Warning: Not learnable with the input learned: " in capfd.readouterr().out
-    assert warned != learnable and (state.symmetry(obj)["warning"] == "") == learnable
+    assert warned != learnable and (storage.symmetry(obj)["warning"] == "") == learnable
 
 
 def test_learning_job_reports_progress_and_cancels_within_half_a_second(symbreak, monkeypatch):
     """The Analyze Symmetry sub-panel shows the learning's steps, the Training panel does not."""
-    from symbreak.addon import panel, worker
-    from symbreak.engine import TASKS, TrainingCancelled
-    from symbreak.engine.training import learn_order_parameter
+    from symbreak.addon import jobs, panel
+    from symbreak.engine import api
 
     square_to_rectangle()
-    task = TASKS['square-to-rectangle']
-    job = worker.Job(learn_order_parameter, 100000, "learning", start=task.start, target=task.target,
-                     iterations=100000)
-    monkeypatch.setattr(worker, "current", job.start())
+    task = api.TASKS['square-to-rectangle']
+    job = jobs.Job('learning', lambda progress, cancel: api.learn_order_parameter(
+        task.start, task.target, config=api.ModelConfig(), iterations=100000, progress=progress, cancel=cancel),
+        100000)
+    monkeypatch.setattr(jobs, "current", job.start())
     deadline = time.perf_counter() + 30
     while job.iteration < 2 and time.perf_counter() < deadline:
         time.sleep(0.01)
@@ -110,7 +106,7 @@ def test_learning_job_reports_progress_and_cancels_within_half_a_second(symbreak
     job.cancel()
     assert job.wait(0.5), "learning did not stop within 0.5 s"
     assert time.perf_counter() - t0 < 0.5
-    assert isinstance(job.error, TrainingCancelled) and job.result is None
+    assert job.cancelled and job.error is None and job.result is None
 
 
 def test_surface_draws_the_padded_vector(symbreak):
@@ -130,7 +126,7 @@ def test_surface_draws_the_padded_vector(symbreak):
     values = np.empty(len(surface.data.vertices), dtype=np.float32)
     surface.data.attributes["signal"].data.foreach_get("value", values)
     grid = signals.sphere_grid(2)[0]
-    full = np.concatenate([[0.0], found.coefficients])  # no L=0 part
+    full = found.signal()  # no L=0 part
     np.testing.assert_allclose(values, signals.evaluate(full[None], grid)[0], rtol=1e-4, atol=1e-7)
     distance = np.linalg.norm(mesh.positions(surface.data) - mesh.positions(obj.data).mean(axis=0), axis=1)
     np.testing.assert_allclose(distance / distance.max(), np.abs(values) / np.abs(values).max(), atol=1e-5)

@@ -35,7 +35,7 @@ def test_register_unregister_three_times(symbreak):
 
 
 def test_operator_names_follow_one_scheme(symbreak):
-    for cls in symbreak.addon.ops.CLASSES:
+    for cls in symbreak.addon.operators.CLASSES:
         verb = cls.__name__.removeprefix("SYMBREAK_OT_")
         assert cls.bl_idname == f"symbreak.{verb}"
 
@@ -82,7 +82,7 @@ def test_build_zip_install_and_run_demo(tmp_path):
                    check=True, capture_output=True, text=True)
     (zip_path,) = dist.glob("symbreak-*.zip")
     names = set(zipfile.ZipFile(zip_path).namelist())
-    assert {"blender_manifest.toml", "__init__.py", "addon/ops.py", "engine/__init__.py"} <= names
+    assert {"blender_manifest.toml", "__init__.py", "addon/operators/training.py", "engine/api.py"} <= names
     assert not any(n.startswith(("tests/", "scripts/", ".venv/", "dist/", "out/", ".ci/")) for n in names)
 
     home = tmp_path / "home"

@@ -1,14 +1,12 @@
 """Symmetry analysis in the add-on (bpy 5.0, headless): Analyze Symmetry, Use Order Parameter,
 Train's Curie warning and the order-parameter surface, checked on the data they store and make."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from test_addon_ops import activate, demo, expect_cancelled  # noqa: E402
+from helpers import activate, demo, draw, expect_cancelled  # noqa: E402
 
 ITERATIONS = 10
 
@@ -27,28 +25,26 @@ def task(number):
 
 
 def order_parameter_signal(found):
-    """A stored order parameter padded into a full signal, evaluated at ±x, ±y and z."""
+    """A suggested order parameter as a full signal, evaluated at ±x, ±y and z."""
     from symbreak.engine import signals
 
-    l = int(found["l"])
-    signal = np.zeros(signals.signal_dim(l))
-    signal[l * l:] = found["coefficients"]
+    signal = found.signal()
     directions = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1]], dtype=float)
     return signals.evaluate(signal[None], directions)[0]
 
 
 def test_analyze_square_to_rectangle(symbreak):
-    from symbreak.addon import state
+    from symbreak.addon import storage
 
     obj = task(2)
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
-    record = state.symmetry(obj)
+    record = storage.symmetry(obj)
     assert (record["start_group"], record["start_order"]) == ("D4h", 16)
     assert (record["kept_group"], record["kept_order"]) == ("D2h", 8)
     assert not record["learnable"] and record["broken_operations"] == 8
     assert record["verdict"].startswith("Not learnable")
-    found = record["order_parameter"]
-    assert (found["l"], found["parity"]) == (2, "even") and "x² − y²" in found["description"]
+    found = storage.suggested_order_parameter(obj)
+    assert found.irreps == "2e" and found.origin == 'group theory' and "x² − y²" in found.description
     at_x, at_minus_x, at_y, at_minus_y, at_z = order_parameter_signal(found)  # ∝ x² − y²
     assert at_x == pytest.approx(at_minus_x) and at_y == pytest.approx(at_minus_y)
     assert at_x == pytest.approx(-at_y) and abs(at_x) > 0.1 and at_z == pytest.approx(0.0, abs=1e-6)
@@ -56,47 +52,47 @@ def test_analyze_square_to_rectangle(symbreak):
 
 
 def test_analyze_rectangle_to_square_is_learnable(symbreak):
-    from symbreak.addon import state
+    from symbreak.addon import storage
 
     obj = task(1)
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
-    record = state.symmetry(obj)
+    record = storage.symmetry(obj)
     assert record["learnable"] and record["start_group"] == record["kept_group"] == "D2h"
-    assert "order_parameter" not in record and record["warning"] == ""
+    assert record["order_parameter"] is None and record["warning"] == ""
     assert record["verdict"].startswith("Learnable")
 
 
 def test_task_3_input_already_breaks_the_symmetry(symbreak):
-    from symbreak.addon import state
+    from symbreak.addon import storage
 
     obj = task(3)
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
-    record = state.symmetry(obj)
+    record = storage.symmetry(obj)
     assert not record["learnable"] and record["warning"] == ""  # the task, not the inputs
-    assert record["inputs"] == "the input L=2, even, ∝ x² − y²"
+    assert record["inputs"] == "the input L=2, even, ∝ x² − y²"  # the task's own input
 
 
 def test_use_order_parameter_fixes_training(symbreak, capfd):
-    from symbreak.addon import inputs, state
-    from symbreak.engine.symmetry import curie_check
+    from symbreak.addon import inputs, storage
+    from symbreak.engine import api
 
     obj = task(2)
     capfd.readouterr()
     assert bpy.ops.symbreak.train() == {'FINISHED'}  # it warns but still trains, as in Task 2
     assert "Warning: Not learnable with no symmetry-breaking input" in capfd.readouterr().out
-    assert "L=2, even" in state.symmetry(obj)["warning"] and state.has_model(obj)
+    assert "L=2, even" in storage.symmetry(obj)["warning"] and storage.has_model(obj)
 
     assert bpy.ops.symbreak.use_order_parameter() == {'FINISHED'}
-    assert obj.symbreak.breaking == 'ORDER_PARAMETER' and state.symmetry(obj)["warning"] == ""
-    problem = inputs.problem(bpy.context)
-    assert problem.breaking.l == 2 and str(problem.features.irreps) == "0e+1x2e"
-    assert curie_check(problem.source.start, problem.target,
-                       feature=(problem.breaking.l, problem.breaking.coefficients)).learnable
+    assert obj.symbreak.breaking == 'ORDER_PARAMETER' and storage.symmetry(obj)["warning"] == ""
+    src = inputs.source(bpy.context)
+    problem = inputs.problem(src, inputs.settings(bpy.context))
+    assert problem.order_parameter.irreps == "2e" and problem.order_parameter.origin == 'group theory'
+    assert api.analyze(problem.start, problem.target, problem.order_parameter)["warning"] == ""
 
     capfd.readouterr()
     assert bpy.ops.symbreak.train() == {'FINISHED'}
     assert "Warning" not in capfd.readouterr().out
-    assert state.symmetry(obj)["warning"] == ""
+    assert storage.symmetry(obj)["warning"] == ""
     assert bpy.ops.symbreak.predict() == {'FINISHED'}  # the stored input matches the model
 
 
@@ -132,31 +128,6 @@ def test_surface_of_the_suggested_order_parameter(symbreak):
     bpy.ops.symbreak.analyze_symmetry()
     assert bpy.ops.symbreak.show_order_parameter() == {'FINISHED'}
     assert any(c.symbreak.role == 'ORDER_PARAMETER' for c in obj.children)
-
-
-class Layout:
-    """Records what a panel draws."""
-
-    def __init__(self, drawn):
-        self.drawn = drawn
-
-    def label(self, text="", **_):
-        self.drawn.append(text)
-
-    def operator(self, idname, **_):
-        self.drawn.append(idname)
-
-    def progress(self, text="", **_):
-        self.drawn.append(text)
-
-    def __getattr__(self, name):  # box, row, column, prop, separator, ...
-        return lambda *args, **kwargs: self
-
-
-def draw(panel):
-    drawn = []
-    panel.draw(SimpleNamespace(layout=Layout(drawn)), bpy.context)
-    return drawn
 
 
 def test_panel_shows_analysis_warning_and_fix(symbreak):
@@ -201,7 +172,7 @@ def test_nothing_to_use_before_analysis(symbreak):
 
 
 def test_order_parameter_input_before_there_is_one(symbreak, capfd):
-    from symbreak.addon import state
+    from symbreak.addon import storage
 
     obj = task(2)
     obj.symbreak.breaking = 'ORDER_PARAMETER'  # chosen before Analyze Symmetry found one: no input yet
@@ -209,7 +180,7 @@ def test_order_parameter_input_before_there_is_one(symbreak, capfd):
     assert bpy.ops.symbreak.train() == {'FINISHED'}
     assert "Warning: Not learnable with no symmetry-breaking input" in capfd.readouterr().out
     assert bpy.ops.symbreak.use_order_parameter() == {'FINISHED'}
-    assert state.order_parameter(obj).l == 2
+    assert storage.order_parameter(obj).irreps == "2e"
 
 
 def test_analyze_needs_a_target(symbreak):
