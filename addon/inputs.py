@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Turn the scene into an engine problem: source, target, features and network settings.
+"""Turn the scene into an engine problem: source, target, symmetry-breaking input and settings.
 
 SymBreak works in the active object's own (local) coordinates: the source, the target (another
 mesh is converted into this frame), axis pairs, presets and stored results are all in the object's

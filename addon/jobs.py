@@ -12,29 +12,30 @@ Errors: a ``ValueError`` from the engine is bad input and its one sentence is wh
 reads; anything else is logged with its traceback (``logging``, logger ``__name__``) and the user
 reads one sentence naming it.
 
-Why a thread and not a persistent worker process (measured on 2 shared cores, bpy 5.0.1,
-torch 2.13 CPU; a spawned ``multiprocessing`` child that imports the engine and answers over
-queues, against a thread in Blender's process):
+Why a thread and not a persistent worker process. Measured on 2 shared cores (the ranges are
+four runs, with and without ``bpy`` loaded; the machine's load varies), bpy 5.0.1, torch 2.13 CPU:
+a spawned ``multiprocessing`` child that imports the engine and answers over queues, against a
+thread in Blender's process.
 
-- engine ready after the first request: thread 4.3–5.5 s, process 6.6 s (spawn, then the same
+- engine ready after the request: thread 4.3–12.0 s, process 6.6–13.3 s (a spawn, then the same
   imports); the add-on starts loading when it is enabled, so a click rarely waits for either;
-- longest stall of the UI thread while torch, e3nn and scipy import: thread 0.31–0.41 s (the
-  imports hold the GIL), process 0.02 s;
-- the seed's Train (200 steps), wall time over the engine's own clock: thread +0.05–0.27 s,
-  process +0.12–0.43 s (queues and pickling), both within the machine's noise;
-- memory: thread +435–450 MB in Blender's process; process 14 MB in the parent plus a 438 MB
-  child, the same in all;
-- crash isolation: a segfault in the child leaves Blender running (exit −11 seen); in a thread
-  it would close Blender;
+- longest stall of the UI thread meanwhile: thread 0.31–1.07 s (the imports hold the GIL),
+  process 0.02–0.14 s;
+- the seed's Train (200 steps), wall time over the engine's own clock, after the first call:
+  thread +0.05–0.13 s, process +0.12–0.37 s (queues, pickling, a second interpreter waking up);
+- memory: a thread adds about 440 MB to Blender's process (451 MB without ``bpy``, 670 MB with
+  it); a process keeps the parent at 14 MB (270 MB with ``bpy``) and adds a 438 MB child: the same;
+- crash isolation: a segfault in the child (exit −11) leaves the parent running; in a thread it
+  would close Blender;
 - where it runs: a thread works unchanged in the Blender app and in the ``bpy`` module. A spawned
-  child re-imports the parent's ``__main__`` and the module that holds its entry point, and the
-  add-on's package (``bl_ext.<repo>.symbreak``) imports ``bpy`` and exists only inside Blender, so
-  the child would need its own entry script, the extension's wheel folder on its path and the
-  engine loaded by file location — machinery that the measured gains (a 0.4 s stall once per
-  session, crash isolation from a torch crash no test has shown) do not pay for yet.
+  child re-imports the parent's ``__main__`` (a script that imports ``bpy`` at its top fails there:
+  "No module named '_bpy'") and the module of its entry point, and the add-on's package
+  (``bl_ext.<repo>.symbreak``) imports ``bpy`` and exists only inside Blender, so a child needs its
+  own entry script, the extension's wheel folder on its path and the engine loaded by file location.
 
-So: a thread. The engine keeps its global torch settings (threads, random state) to calls made
-from its own jobs, one job at a time.
+So: a thread, for the lower per-call cost and the machinery it does not need. The one-time stall
+happens when the add-on is enabled, not on a click, and no crash of torch itself has been seen;
+the engine keeps its global torch settings to its own calls, one job at a time.
 """
 
 from __future__ import annotations
