@@ -23,7 +23,7 @@ from .config import ModelConfig
 from .errors import Cancelled, Diverged
 from .features import Features
 from .graph import Graph
-from .model import Network, hidden_irreps
+from .network import Network, hidden_irreps
 from .order_parameter import OrderParameter
 from .results import Learned, Prediction
 from .validation import check_points, check_problem

@@ -80,7 +80,7 @@ def measure_scale(n: int, dtype_name: str) -> dict:
 
     from engine.config import ModelConfig
     from engine.graph import edges as engine_edges
-    from engine.model import Network
+    from engine.network import Network
     from engine.training import predict
 
     radius = 1.25

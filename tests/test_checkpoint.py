@@ -14,7 +14,7 @@ from engine.checkpoint import CheckpointError
 from engine.config import ModelConfig
 from engine.features import Features
 from engine.graph import Graph
-from engine.model import Network
+from engine.network import Network
 from engine.order_parameter import axis_pair
 from engine.tasks import rectangle, square
 from engine.training import predict, train

@@ -6,10 +6,10 @@ import pytest
 import torch
 from e3nn import o3
 
-import engine.plan
+import engine.network.planned
 from engine import api, checkpoint, training
 from engine.features import Features
-from engine.model import Network
+from engine.network import Network
 from engine.signals import encode
 from engine.tasks import rectangle, square
 from helpers import random_orthogonal, wigner
@@ -179,8 +179,8 @@ def test_divergence_large_lr():
 
 def test_divergence_nan(monkeypatch):
     """A NaN loss stops training at once."""
-    loss_and_gradient = engine.plan.Plan.loss_and_gradient
-    monkeypatch.setattr(engine.plan.Plan, "loss_and_gradient", lambda *args: loss_and_gradient(*args) * float("nan"))
+    loss_and_gradient = engine.network.planned.Plan.loss_and_gradient
+    monkeypatch.setattr(engine.network.planned.Plan, "loss_and_gradient", lambda *args: loss_and_gradient(*args) * float("nan"))
     progress = []
     with pytest.raises(api.Diverged, match="iteration 0"):
         quick(progress=lambda i, loss: progress.append(i))
