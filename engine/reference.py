@@ -70,7 +70,7 @@ def copy_weights(reference: ReferenceNetwork, network: Network) -> None:
     """Give a :class:`~engine.network.Network` the radial-MLP weights of a :class:`ReferenceNetwork`."""
     with torch.no_grad():
         for k, mlp in enumerate(reference.radials):
-            layers = [layer.weight for layer in mlp]
+            layers = list(mlp.parameters())  # one weight per layer, in order
             for stacked, weight in zip(network.radial.hidden, layers[:-1]):
                 stacked[k].copy_(weight)
             network.radial.last[k].copy_(layers[-1])

@@ -19,6 +19,8 @@ __all__ = ["Gate"]
 class Gate(torch.nn.Module):
     """The gate on ``0e + n×0e + gated``, ``gated`` being ``n`` irreps (``irreps_in`` to ``irreps_out``)."""
 
+    gate_of: torch.Tensor
+
     def __init__(self, gated: o3.Irreps):
         super().__init__()
         irreps = expanded(o3.Irreps(gated))

@@ -62,6 +62,9 @@ class Convolution(torch.nn.Module):
     the dense table.
     """
 
+    path_of: torch.Tensor
+    out_of: torch.Tensor
+
     def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, lmax: int):
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
