@@ -146,14 +146,15 @@ def predict(model: bytes, positions, *, order_parameter: OrderParameter | None =
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     positions = _check_points(positions, "positions")
-    from . import checkpoint, training
+    from . import checkpoint
+    from .prediction import predict as run_network
 
     network, features = checkpoint.from_bytes(model)
     if progress is not None:
         progress(1, 2)
     _cancelled(cancel, "Prediction")
-    prediction = training.predict(network, positions, _prediction_features(features, order_parameter, len(positions)),
-                                  dtype=dtype)
+    prediction = run_network(network, positions, _prediction_features(features, order_parameter, len(positions)),
+                             dtype=dtype)
     if progress is not None:
         progress(2, 2)
     return prediction

@@ -10,6 +10,7 @@ import engine.network.planned
 from engine import api, checkpoint, training
 from engine.features import Features
 from engine.network import Network
+from engine.prediction import predict
 from engine.signals import encode
 from engine.tasks import rectangle, square
 from helpers import random_orthogonal, wigner
@@ -284,7 +285,7 @@ def test_trained_model_is_exact_in_float64(seed_results):
         assert a.dtype == b.dtype and torch.equal(a, b), name
     R = _rotation()
     positions = np.random.default_rng(1).normal(size=(6, 3))
-    a, b = training.predict(model, positions), training.predict(model, positions @ R.T)
+    a, b = predict(model, positions), predict(model, positions @ R.T)
     assert np.abs(b.signals - a.signals @ wigner(model.irreps_out, R).T).max() <= 1e-10
 
 
@@ -292,9 +293,9 @@ def test_predict_in_float32_leaves_model_exact():
     """predict(dtype=float32) must not round the model's float64 buffers for later calls."""
     model = Network(ModelConfig(lmax=3, radial_neurons=16), generator=torch.Generator().manual_seed(0))
     positions = np.random.default_rng(2).normal(size=(5, 3))
-    before = training.predict(model, positions).signals
-    training.predict(model, positions, dtype=torch.float32)
-    np.testing.assert_array_equal(training.predict(model, positions).signals, before)
+    before = predict(model, positions).signals
+    predict(model, positions, dtype=torch.float32)
+    np.testing.assert_array_equal(predict(model, positions).signals, before)
     assert next(model.parameters()).dtype == torch.float64
 
 
