@@ -14,7 +14,6 @@ from .features import Features
 from .graph import Graph
 from .network import Network
 from .results import Prediction
-from .validation import check_points
 
 __all__ = ["predict", "decoded", "checked_features"]
 
@@ -39,13 +38,13 @@ def checked_features(features: Features | None, n: int) -> Features:
 
 def predict(model: Network, positions, features: Features | None = None, *,
             dtype: torch.dtype | str = torch.float64) -> Prediction:
-    """Run a trained ``model`` on ``(N, 3)`` positions without training.
+    """Run a trained ``model`` on ``(N, 3)`` float64 ``positions`` (checked by the caller, as
+    :func:`engine.api.predict` does) without training.
 
     Large point sets want a model with a graph ``radius``; ``dtype=torch.float32`` (or
     ``"float32"``) halves time and memory.
     """
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    positions = check_points(positions, "positions")
     features = checked_features(features, len(positions))
     if o3.Irreps(features.irreps) != model.irreps_in:
         raise ValueError(f"The model takes {model.irreps_in} features, got {features.irreps}")

@@ -25,7 +25,6 @@ from .network import Network, hidden_irreps
 from .order_parameter import OrderParameter
 from .prediction import checked_features, decoded
 from .results import Learned, Prediction
-from .validation import check_problem
 
 __all__ = ["Trained", "train", "learn_order_parameter", "learned_description"]
 
@@ -81,10 +80,12 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
           iterations: int = 200, lr: float = 1e-3, seed: int = 0, tolerance: float | None = None,
           progress: Progress | None = None, cancel: Cancel | None = None,
           dtype: torch.dtype = torch.float32) -> Trained:
-    """Train the network to move ``start`` onto ``target`` (both ``(N, 3)``), the seed's way.
+    """Train the network to move ``start`` onto ``target``, the seed's way.
 
     Parameters
     ----------
+    start, target : ``(N, 3)`` float64 arrays, checked by the caller
+        (:func:`engine.validation.check_problem`, which :func:`engine.api.train` runs)
     config : network settings (the seed's by default)
     features : per-point inputs (one scalar 1 per point by default)
     iterations, lr : Adam steps and learning rate
@@ -96,16 +97,12 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
 
     Raises
     ------
-    ValueError
-        for bad points or features; :class:`~engine.errors.Diverged` when the loss is not
-        finite or grows a thousandfold.
+    :class:`~engine.errors.Diverged` when the loss is not finite or grows a thousandfold;
+    ``ValueError`` for features of another number of points.
     """
     began = time.perf_counter()
     config = config or ModelConfig()
-    start, target = check_problem(start, target, config)
     features = checked_features(features, len(start))
-    if iterations < 1 or not lr > 0:
-        raise ValueError(f"iterations must be at least 1 and lr positive, got {iterations} and {lr}")
 
     graph = Graph.of(config, start, dtype=dtype)
     with threads.for_graph(graph.num_edges):
@@ -141,11 +138,10 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     :math:`\lambda_t \sum |c|`, so that only the degrees the target needs survive.
     :math:`\lambda_t` ramps up from 0 to ``penalty`` over the first half, which lets the
     network start using :math:`c` before the penalty prunes it. The result is returned
-    normalised, :math:`|c| = 1`: the network sets the scale. ``progress`` and ``cancel`` work
-    as in :func:`train`.
+    normalised, :math:`|c| = 1`: the network sets the scale. ``start``, ``target``,
+    ``progress`` and ``cancel`` are as in :func:`train`.
     """
     config = config or ModelConfig()
-    start, target = check_problem(start, target, config)
     irreps = hidden_irreps(config.lmax)
     graph = Graph.of(config, start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)

@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 import engine.network.network
 import engine.network.streamed
 from engine.network import activations
-from engine import training
+from engine import api
 from engine.config import ModelConfig
 from engine.graph import Graph, edges
 from engine.network import Network, hidden_irreps
@@ -415,7 +415,7 @@ def test_all_pairs_refuses_large_point_sets():
     source, _ = edges(np.random.default_rng(0).uniform(0, 20, size=(501, 3)), 1.0)
     assert len(source) < 501 * 501
     with pytest.raises(ValueError, match="set a graph radius"):
-        training.train(np.zeros((101, 3)), np.zeros((101, 3)), iterations=1)
+        api.check_problem(np.zeros((101, 3)), np.zeros((101, 3)), ModelConfig())
 
 
 def test_gate_is_e3nns_gate_and_equivariant(float64_default):

@@ -206,9 +206,12 @@ def test_bad_inputs(start, target, order_parameter, message):
         api.train(start, target, order_parameter=order_parameter, config=SMALL, iterations=2)
 
 
-@pytest.mark.parametrize("kwargs", [dict(iterations=0), dict(lr=0.0), dict(lr=-1e-3), dict(iterations=2.5)])
-def test_bad_hyper_parameters(kwargs):
-    with pytest.raises(ValueError, match="iterations"):
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(iterations=0), "iterations"), (dict(iterations=2.5), "iterations"), (dict(iterations=True), "iterations"),
+    (dict(lr=0.0), "learning rate"), (dict(lr=-1e-3), "learning rate"), (dict(lr="fast"), "learning rate"),
+])
+def test_bad_hyper_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         quick(**kwargs)
 
 
