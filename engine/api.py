@@ -18,6 +18,7 @@ thread and restore the count after. Call the engine from one thread at a time.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import numpy as np
@@ -76,6 +77,11 @@ def check_problem(start, target, config: ModelConfig, order_parameter: OrderPara
     _check_problem(start, target, config, order_parameter)
 
 
+def _check_iterations(iterations) -> None:
+    if isinstance(iterations, bool) or not (isinstance(iterations, numbers.Integral) and int(iterations) >= 1):
+        raise ValueError(f"iterations must be a whole number of at least 1, got {iterations}")
+
+
 def _cancelled(cancel: Cancel | None, what: str) -> None:
     if cancel is not None and cancel():
         raise Cancelled(f"{what} cancelled")
@@ -124,13 +130,14 @@ def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter
     Raises ``ValueError`` for bad input and :class:`Diverged` when the loss explodes.
     """
     x0, x1 = _check_problem(start, target, config, order_parameter)
-    if not (isinstance(iterations, int) and iterations >= 1) or not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"iterations must be a whole number of at least 1 and lr positive, got {iterations} and {lr}")
+    _check_iterations(iterations)
+    if not (isinstance(lr, numbers.Real) and lr > 0):
+        raise ValueError(f"The learning rate must be positive, got {lr}")
     from . import checkpoint, training
     from .features import Features
 
     trained = training.train(x0, x1, config=config, features=Features.with_order_parameter(len(x0), order_parameter),
-                             iterations=iterations, lr=float(lr), seed=seed, progress=progress, cancel=cancel)
+                             iterations=int(iterations), lr=float(lr), seed=seed, progress=progress, cancel=cancel)
     return TrainResult(trained.prediction, checkpoint.to_bytes(trained.model, trained.features),
                        trained.loss_history, trained.final_loss, trained.seconds)
 
@@ -146,14 +153,15 @@ def predict(model: bytes, positions, *, order_parameter: OrderParameter | None =
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     positions = _check_points(positions, "positions")
-    from . import checkpoint, training
+    from . import checkpoint
+    from .prediction import predict as run_network
 
     network, features = checkpoint.from_bytes(model)
     if progress is not None:
         progress(1, 2)
     _cancelled(cancel, "Prediction")
-    prediction = training.predict(network, positions, _prediction_features(features, order_parameter, len(positions)),
-                                  dtype=dtype)
+    prediction = run_network(network, positions, _prediction_features(features, order_parameter, len(positions)),
+                             dtype=dtype)
     if progress is not None:
         progress(2, 2)
     return prediction
@@ -165,11 +173,10 @@ def learn_order_parameter(start, target, *, config: ModelConfig, iterations: int
     """Learn the symmetry-breaking input alongside the network (degrees 1..lmax, norm 1, global
     or with ``per_point`` one per point); ``progress(iteration, loss)`` follows each step."""
     x0, x1 = _check_problem(start, target, config)
-    if not (isinstance(iterations, int) and iterations >= 1):
-        raise ValueError(f"iterations must be a whole number of at least 1, got {iterations}")
+    _check_iterations(iterations)
     from . import training
 
-    return training.learn_order_parameter(x0, x1, config=config, iterations=iterations, seed=seed,
+    return training.learn_order_parameter(x0, x1, config=config, iterations=int(iterations), seed=seed,
                                           per_point=per_point, progress=progress, cancel=cancel)
 
 

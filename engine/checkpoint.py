@@ -20,7 +20,7 @@ import torch
 
 from .config import ModelConfig
 from .features import Features
-from .model import Network
+from .network import Network
 
 __all__ = ["CheckpointError", "to_bytes", "from_bytes", "save", "load"]
 

@@ -96,7 +96,7 @@ def _train(args) -> dict:
         "ambiguous": result.ambiguous.tolist(),
         "peaks": [p.tolist() for p in result.peaks],
         "max_position_error": float(np.linalg.norm(result.predicted - target, axis=1).max()),
-        "features": "0e" if order_parameter is None else f"0e+{order_parameter.irreps}",
+        "features": api.model_summary(trained.model)["features_irreps"],
         "order_parameter": breaking,
     }
 

@@ -1,4 +1,4 @@
-r"""Training and prediction: point sets in, decoded displacements out (numpy at the boundary).
+r"""Training: the optimisation loops that fit the network, and learn an order parameter with it.
 
 The loss is the seed's mean squared error between the output and the target signals
 :math:`c_i = \mathrm{encode}(\vec x^{\,\mathrm{target}}_i - \vec x^{\,\mathrm{start}}_i)`
@@ -7,7 +7,6 @@ The loss is the seed's mean squared error between the output and the target sign
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from e3nn import o3
 
 from . import signals, threads
 from ._torch_private import fused_adam
@@ -23,12 +21,12 @@ from .config import ModelConfig
 from .errors import Cancelled, Diverged
 from .features import Features
 from .graph import Graph
-from .model import Network, hidden_irreps
+from .network import Network, hidden_irreps
 from .order_parameter import OrderParameter
+from .prediction import checked_features, decoded
 from .results import Learned, Prediction
-from .validation import check_points, check_problem
 
-__all__ = ["Trained", "train", "predict", "learn_order_parameter", "learned_description"]
+__all__ = ["Trained", "train", "learn_order_parameter", "learned_description"]
 
 Progress = Callable[[int, float], None]
 Cancel = Callable[[], bool]
@@ -48,22 +46,6 @@ class Trained:
 
 def _targets(config: ModelConfig, displacements: np.ndarray) -> np.ndarray:
     return signals.encode(displacements, config.lmax) if config.output == "signal" else displacements
-
-
-def _decoded(config: ModelConfig, start: np.ndarray, output: np.ndarray) -> Prediction:
-    if config.output == "signal":
-        peaks = signals.decode(output)
-        displacements, ambiguous, tied = peaks.displacements, peaks.ambiguous, peaks.peaks
-    else:
-        displacements, ambiguous, tied = output, np.zeros(len(output), dtype=bool), [d[None] for d in output]
-    return Prediction(output, displacements, start + displacements, ambiguous, tied)
-
-
-def _checked_features(features: Features | None, n: int) -> Features:
-    features = features or Features.scalar(n)
-    if len(features) != n:
-        raise ValueError(f"features are given for {len(features)} points, but there are {n}")
-    return features
 
 
 def _optimise(model: Network, graph: Graph, x: torch.Tensor, goal: torch.Tensor, iterations: int, lr: float,
@@ -98,10 +80,12 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
           iterations: int = 200, lr: float = 1e-3, seed: int = 0, tolerance: float | None = None,
           progress: Progress | None = None, cancel: Cancel | None = None,
           dtype: torch.dtype = torch.float32) -> Trained:
-    """Train the network to move ``start`` onto ``target`` (both ``(N, 3)``), the seed's way.
+    """Train the network to move ``start`` onto ``target``, the seed's way.
 
     Parameters
     ----------
+    start, target : ``(N, 3)`` float64 arrays, checked by the caller
+        (:func:`engine.validation.check_problem`, which :func:`engine.api.train` runs)
     config : network settings (the seed's by default)
     features : per-point inputs (one scalar 1 per point by default)
     iterations, lr : Adam steps and learning rate
@@ -113,16 +97,12 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
 
     Raises
     ------
-    ValueError
-        for bad points or features; :class:`~engine.errors.Diverged` when the loss is not
-        finite or grows a thousandfold.
+    :class:`~engine.errors.Diverged` when the loss is not finite or grows a thousandfold;
+    ``ValueError`` for features of another number of points.
     """
     began = time.perf_counter()
     config = config or ModelConfig()
-    start, target = check_problem(start, target, config)
-    features = _checked_features(features, len(start))
-    if iterations < 1 or not lr > 0:
-        raise ValueError(f"iterations must be at least 1 and lr positive, got {iterations} and {lr}")
+    features = checked_features(features, len(start))
 
     graph = Graph.of(config, start, dtype=dtype)
     with threads.for_graph(graph.num_edges):
@@ -135,26 +115,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
     model.double()
     seconds = time.perf_counter() - began
     final_loss = float((output - goal.double()).pow(2).mean())
-    return Trained(_decoded(config, start, output.numpy()), model, features, np.array(history), final_loss, seconds)
-
-
-def predict(model: Network, positions, features: Features | None = None, *,
-            dtype: torch.dtype | str = torch.float64) -> Prediction:
-    """Run a trained ``model`` on ``(N, 3)`` positions without training.
-
-    Large point sets want a model with a graph ``radius``; ``dtype=torch.float32`` (or
-    ``"float32"``) halves time and memory.
-    """
-    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    positions = check_points(positions, "positions")
-    features = _checked_features(features, len(positions))
-    if o3.Irreps(features.irreps) != model.irreps_in:
-        raise ValueError(f"The model takes {model.irreps_in} features, got {features.irreps}")
-    graph = Graph.of(model.config, positions, dtype=dtype)
-    runner = model if dtype == torch.float64 else copy.deepcopy(model).to(dtype)
-    with torch.no_grad():
-        output = runner(torch.as_tensor(features.values, dtype=dtype), graph).double()
-    return _decoded(model.config, positions, output.numpy())
+    return Trained(decoded(config, start, output.numpy()), model, features, np.array(history), final_loss, seconds)
 
 
 def learned_description(order_parameter: OrderParameter) -> str:
@@ -177,11 +138,10 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     :math:`\lambda_t \sum |c|`, so that only the degrees the target needs survive.
     :math:`\lambda_t` ramps up from 0 to ``penalty`` over the first half, which lets the
     network start using :math:`c` before the penalty prunes it. The result is returned
-    normalised, :math:`|c| = 1`: the network sets the scale. ``progress`` and ``cancel`` work
-    as in :func:`train`.
+    normalised, :math:`|c| = 1`: the network sets the scale. ``start``, ``target``,
+    ``progress`` and ``cancel`` are as in :func:`train`.
     """
     config = config or ModelConfig()
-    start, target = check_problem(start, target, config)
     irreps = hidden_irreps(config.lmax)
     graph = Graph.of(config, start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)

@@ -80,8 +80,8 @@ def measure_scale(n: int, dtype_name: str) -> dict:
 
     from engine.config import ModelConfig
     from engine.graph import edges as engine_edges
-    from engine.model import Network
-    from engine.training import predict
+    from engine.network import Network
+    from engine.prediction import predict
 
     radius = 1.25
     rng = np.random.default_rng(0)

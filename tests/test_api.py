@@ -162,3 +162,12 @@ def test_surfaces_and_vertex_count():
         api.sphere_vertex_count(8)
     with pytest.raises(ValueError, match="centres"):
         api.signal_surfaces(signals, np.zeros((3, 3)))
+
+
+def test_load_without_e3nn_says_what_is_missing():
+    """With e3nn missing, load() raises EngineUnavailable (an ImportError) naming it."""
+    code = ("import sys; sys.modules['e3nn'] = None; import engine.api as api\n"
+            "try:\n    api.load()\nexcept api.EngineUnavailable as error:\n"
+            "    assert isinstance(error, ImportError) and 'e3nn' in str(error), error; print('refused')")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "refused", run.stderr

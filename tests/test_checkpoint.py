@@ -14,10 +14,11 @@ from engine.checkpoint import CheckpointError
 from engine.config import ModelConfig
 from engine.features import Features
 from engine.graph import Graph
-from engine.model import Network
+from engine.network import Network
 from engine.order_parameter import axis_pair
 from engine.tasks import rectangle, square
-from engine.training import predict, train
+from engine.prediction import predict
+from engine.training import train
 
 TASK3_INPUT = axis_pair((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
 

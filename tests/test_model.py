@@ -10,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import engine.activations
-import engine.model
-from engine import training
+import engine.network.network
+import engine.network.streamed
+from engine.network import activations
+from engine import api
 from engine.config import ModelConfig
 from engine.graph import Graph, edges
-from engine.model import Network, hidden_irreps
+from engine.network import Network, hidden_irreps
 from engine.reference import ReferenceNetwork, copy_weights
 from helpers import random_orthogonal, wigner
 
@@ -258,15 +259,15 @@ def test_streamed_equals_planned(config, monkeypatch):
     net = make_network(config, "0e+2e")
     positions, x = rng.normal(size=(12, 3)), rng.normal(size=(12, 6))
     planned = run(net, x, positions)
-    monkeypatch.setattr(engine.model, "MAX_PLANNED_EDGES", 0)
-    monkeypatch.setattr(engine.model, "EDGE_CHUNK", 17)
+    monkeypatch.setattr(engine.network.network, "MAX_PLANNED_EDGES", 0)
+    monkeypatch.setattr(engine.network.streamed, "EDGE_CHUNK", 17)
     streamed = run(net, x, positions)
     assert (streamed - planned).abs().max() <= 1e-6 * scale(planned)
 
 
 def test_streamed_path_is_exactly_equivariant(monkeypatch):
     """The radial table depends on edge lengths only, so the streamed path stays equivariant."""
-    monkeypatch.setattr(engine.model, "MAX_PLANNED_EDGES", 0)
+    monkeypatch.setattr(engine.network.network, "MAX_PLANNED_EDGES", 0)
     rng = np.random.default_rng(12)
     net = make_network(ModelConfig(radius=1.5), "0e")
     positions, x = rng.normal(size=(30, 3)), np.ones((30, 1))
@@ -284,7 +285,7 @@ def test_streamed_float32_large_cloud():
     positions = rng.uniform(0.0, 2.0, size=(2000, 3))
     net = make_network(config)
     geometry64 = Graph.of(config, positions)
-    assert geometry64.num_edges > engine.model.MAX_PLANNED_EDGES  # really the streamed path
+    assert geometry64.num_edges > engine.network.MAX_PLANNED_EDGES  # really the streamed path
     ones = torch.ones(2000, 1, dtype=torch.float64)
     with torch.no_grad():
         out64 = net(ones, geometry64)
@@ -392,13 +393,13 @@ def test_activation_scales_are_e3nns():
     from e3nn.math import normalize2mom
 
     softplus = normalize2mom(lambda x: torch.nn.functional.softplus(x, beta=5.0)).cst
-    assert engine.activations.SOFTPLUS_SCALE == pytest.approx(softplus, rel=1e-12)
-    assert engine.activations.SIGMOID_SCALE == pytest.approx(normalize2mom(torch.sigmoid).cst, rel=1e-12)
+    assert activations.SOFTPLUS_SCALE == pytest.approx(softplus, rel=1e-12)
+    assert activations.SIGMOID_SCALE == pytest.approx(normalize2mom(torch.sigmoid).cst, rel=1e-12)
 
 
 def test_clebsch_gordan_is_e3nns_wigner_3j():
     """Racah's formula in floating point gives e3nn's exact real coefficients, for every l <= 6."""
-    from engine.model import clebsch_gordan
+    from engine.network.clebsch_gordan import clebsch_gordan
 
     for l1 in range(7):
         for l2 in range(7):
@@ -414,4 +415,32 @@ def test_all_pairs_refuses_large_point_sets():
     source, _ = edges(np.random.default_rng(0).uniform(0, 20, size=(501, 3)), 1.0)
     assert len(source) < 501 * 501
     with pytest.raises(ValueError, match="set a graph radius"):
-        training.train(np.zeros((101, 3)), np.zeros((101, 3)), iterations=1)
+        api.check_problem(np.zeros((101, 3)), np.zeros((101, 3)), ModelConfig())
+
+
+def test_gate_is_e3nns_gate_and_equivariant(float64_default):
+    """The one gate equals e3nn's ``nn.Gate`` with the seed's activations, and is equivariant."""
+    from e3nn import nn
+    from e3nn.util.test import assert_equivariant
+
+    from engine.network.gate import Gate
+
+    gated = hidden_irreps(3)[1:]
+    gate = Gate(gated)
+    plain = nn.Gate("0e", [activations.softplus], "3x0e", [torch.sigmoid], gated)
+    x = torch.randn(10, gate.irreps_in.dim, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(gate(x), plain(x), rtol=0, atol=1e-14)
+    assert_equivariant(gate)
+
+
+def test_gate_backward_is_autograd(float64_default):
+    """The planned executor's hand-derived gate gradient equals autograd's."""
+    from engine.network.gate import Gate
+
+    gate = Gate(hidden_irreps(3)[1:])
+    generator = torch.Generator().manual_seed(6)
+    x = torch.randn(gate.irreps_in.dim, 7, generator=generator, requires_grad=True)
+    grad = torch.randn(gate.irreps_out.dim, 7, generator=generator)
+    tape: list = []
+    gate.unscaled(x, tape).backward(grad)
+    torch.testing.assert_close(gate.backward(grad, tape), x.grad, rtol=0, atol=1e-14)

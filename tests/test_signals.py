@@ -6,7 +6,7 @@ import torch
 from e3nn import io, o3
 
 from engine import signals
-from engine.model import hidden_irreps
+from engine.network import hidden_irreps
 from helpers import rotations, wigner
 
 LMAX = 5

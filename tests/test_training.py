@@ -6,10 +6,11 @@ import pytest
 import torch
 from e3nn import o3
 
-import engine.plan
+import engine.network.planned
 from engine import api, checkpoint, training
 from engine.features import Features
-from engine.model import Network
+from engine.network import Network
+from engine.prediction import predict
 from engine.signals import encode
 from engine.tasks import rectangle, square
 from helpers import random_orthogonal, wigner
@@ -179,8 +180,8 @@ def test_divergence_large_lr():
 
 def test_divergence_nan(monkeypatch):
     """A NaN loss stops training at once."""
-    loss_and_gradient = engine.plan.Plan.loss_and_gradient
-    monkeypatch.setattr(engine.plan.Plan, "loss_and_gradient", lambda *args: loss_and_gradient(*args) * float("nan"))
+    loss_and_gradient = engine.network.planned.Plan.loss_and_gradient
+    monkeypatch.setattr(engine.network.planned.Plan, "loss_and_gradient", lambda *args: loss_and_gradient(*args) * float("nan"))
     progress = []
     with pytest.raises(api.Diverged, match="iteration 0"):
         quick(progress=lambda i, loss: progress.append(i))
@@ -205,9 +206,12 @@ def test_bad_inputs(start, target, order_parameter, message):
         api.train(start, target, order_parameter=order_parameter, config=SMALL, iterations=2)
 
 
-@pytest.mark.parametrize("kwargs", [dict(iterations=0), dict(lr=0.0), dict(lr=-1e-3), dict(iterations=2.5)])
-def test_bad_hyper_parameters(kwargs):
-    with pytest.raises(ValueError, match="iterations"):
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(iterations=0), "iterations"), (dict(iterations=2.5), "iterations"), (dict(iterations=True), "iterations"),
+    (dict(lr=0.0), "learning rate"), (dict(lr=-1e-3), "learning rate"), (dict(lr="fast"), "learning rate"),
+])
+def test_bad_hyper_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         quick(**kwargs)
 
 
@@ -284,7 +288,7 @@ def test_trained_model_is_exact_in_float64(seed_results):
         assert a.dtype == b.dtype and torch.equal(a, b), name
     R = _rotation()
     positions = np.random.default_rng(1).normal(size=(6, 3))
-    a, b = training.predict(model, positions), training.predict(model, positions @ R.T)
+    a, b = predict(model, positions), predict(model, positions @ R.T)
     assert np.abs(b.signals - a.signals @ wigner(model.irreps_out, R).T).max() <= 1e-10
 
 
@@ -292,9 +296,9 @@ def test_predict_in_float32_leaves_model_exact():
     """predict(dtype=float32) must not round the model's float64 buffers for later calls."""
     model = Network(ModelConfig(lmax=3, radial_neurons=16), generator=torch.Generator().manual_seed(0))
     positions = np.random.default_rng(2).normal(size=(5, 3))
-    before = training.predict(model, positions).signals
-    training.predict(model, positions, dtype=torch.float32)
-    np.testing.assert_array_equal(training.predict(model, positions).signals, before)
+    before = predict(model, positions).signals
+    predict(model, positions, dtype=torch.float32)
+    np.testing.assert_array_equal(predict(model, positions).signals, before)
     assert next(model.parameters()).dtype == torch.float64
 
 

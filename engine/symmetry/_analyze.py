@@ -1,6 +1,7 @@
 """The whole analysis of a start and target, as a JSON-ready dict: one point group, Curie's
 check without and with the given input, and the order parameters that would fix it."""
 
+from ..errors import Cancelled
 from ..validation import check_order_parameter, check_pair
 from ._curie import curie_report
 from ._groups import point_group
@@ -21,8 +22,6 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     The start's point group is found once and serves both checks. ``progress(step, 2)`` is
     called after the group and at the end; ``cancel()`` is polled in between.
     """
-    from ..errors import Cancelled
-
     x0, x1 = check_pair(start, target)
     check_order_parameter(order_parameter, len(x0))
     group = point_group(x0, types, tolerance=tolerance)

@@ -110,7 +110,8 @@ def _labels(types, n, tolerance):
         return np.unique(t.reshape(n, -1), axis=0, return_inverse=True)[1].ravel()
     rows = t.reshape(n, -1).astype(float)
     tol = tolerance * max(np.abs(rows).max(), np.finfo(float).tiny)
-    representatives, labels = [], np.empty(n, dtype=int)
+    representatives: list[np.ndarray] = []
+    labels = np.empty(n, dtype=int)
     for i, row in enumerate(rows):
         close = [k for k, r in enumerate(representatives) if np.abs(row - r).max() <= tol]
         if not close:
@@ -262,7 +263,7 @@ def _parallel(u, v):
 
 
 def _count_directions(vectors):
-    distinct = []
+    distinct: list[np.ndarray] = []
     for v in vectors:
         if not any(_parallel(v, w) for w in distinct):
             distinct.append(v)

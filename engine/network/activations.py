@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _torch_private
+from .. import _torch_private
 
 __all__ = ["SOFTPLUS_SCALE", "SIGMOID_SCALE", "softplus", "softplus_backward", "sigmoid_backward"]
 
