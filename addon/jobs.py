@@ -124,10 +124,6 @@ current: Optional[Job] = None
 loading: Optional[Job] = None
 
 
-def busy() -> bool:
-    return current is not None and not current.done
-
-
 def start(job: Job) -> Job:
     """Start ``job`` as the current one."""
     global current

@@ -185,6 +185,12 @@ DAMAGE = {
 }
 
 
+def test_every_stored_key_is_damaged_below(symbreak):
+    from symbreak.addon import storage
+
+    assert set(DAMAGE) == set(storage.KEYS)
+
+
 def _panels():
     from symbreak.addon import panel
 

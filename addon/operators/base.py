@@ -48,8 +48,9 @@ class BackgroundOperator(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if jobs.current is not None and not jobs.current.done:
-            cls.poll_message_set(f"SymBreak is already {jobs.current.what}")
+        job = jobs.current
+        if job is not None and not job.done:
+            cls.poll_message_set(f"SymBreak is already {job.what}")
             return False
         return context.scene is not None
 
