@@ -128,6 +128,9 @@ def wheels(platform_name: str, cache: Path) -> list[Path]:
     subprocess.run(command + others, check=True)
     found = sorted(folder.glob("*.whl"))
     listing.write_text(json.dumps([w.name for w in found], indent=1), encoding="utf-8")
+    for stale in cache.glob(f"{platform_name}-*"):  # what earlier pins fetched
+        if stale != folder:
+            shutil.rmtree(stale)
     return found
 
 
