@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import ops, panel, props, worker
+from . import ops, panel, preferences, props, worker
 
-CLASSES: list[type[bpy.types.PropertyGroup] | type[bpy.types.Operator] | type[bpy.types.Panel]] = [
-    *props.CLASSES, *ops.CLASSES, *panel.CLASSES]
+CLASSES: list[type[bpy.types.PropertyGroup] | type[bpy.types.Operator] | type[bpy.types.Panel]
+              | type[bpy.types.AddonPreferences]] = [*props.CLASSES, *ops.CLASSES, *panel.CLASSES, *preferences.CLASSES]
 
 
 def register() -> None:
