@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "wheels"
-PYTHON = "3.11"  # Blender 4.2 to 5.0
+PYTHON = "3.11"  # Blender 5.0's
 
 # The distributions the add-on imports in Blender, pinned to the versions the tests run on, and
 # why each is there (measured: sys.modules after enabling the add-on, adding the seed demo, then
