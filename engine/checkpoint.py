@@ -18,8 +18,9 @@ import zipfile
 import numpy as np
 import torch
 
-from .model import ModelConfig, Network
-from .training import Features
+from .config import ModelConfig
+from .features import Features
+from .network import Network
 
 __all__ = ["CheckpointError", "to_bytes", "from_bytes", "save", "load"]
 

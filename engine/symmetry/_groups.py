@@ -6,6 +6,8 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..validation import check_points
+
 _LINEAR_ORDER = 12  # rotations standing in for the continuous axis of C∞v and D∞h
 _ANGLE_TOL = 1e-2  # tolerance on axis directions and rotation angles when naming a group
 
@@ -76,7 +78,7 @@ def point_group(positions, types=None, *, tolerance=1e-3):
     """
     if not tolerance > 0:
         raise ValueError(f"tolerance must be positive, but got {tolerance!r}")
-    x = _points(positions, "positions")
+    x = check_points(positions, "positions")
     labels = _labels(types, len(x), tolerance)
     x = x - x.mean(axis=0)
     scale = _rms(x)
@@ -91,15 +93,6 @@ def point_group(positions, types=None, *, tolerance=1e-3):
 
 
 # --- finding the operations ---------------------------------------------------------------------
-
-
-def _points(positions, what):
-    x = np.asarray(positions, dtype=float)
-    if x.ndim != 2 or x.shape[1] != 3 or len(x) == 0:
-        raise ValueError(f"{what} must have shape (N, 3) with N >= 1, but got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} must be finite, but contains NaN or infinity")
-    return x
 
 
 def _rms(x):
@@ -117,7 +110,8 @@ def _labels(types, n, tolerance):
         return np.unique(t.reshape(n, -1), axis=0, return_inverse=True)[1].ravel()
     rows = t.reshape(n, -1).astype(float)
     tol = tolerance * max(np.abs(rows).max(), np.finfo(float).tiny)
-    representatives, labels = [], np.empty(n, dtype=int)
+    representatives: list[np.ndarray] = []
+    labels = np.empty(n, dtype=int)
     for i, row in enumerate(rows):
         close = [k for k, r in enumerate(representatives) if np.abs(row - r).max() <= tol]
         if not close:
@@ -269,7 +263,7 @@ def _parallel(u, v):
 
 
 def _count_directions(vectors):
-    distinct = []
+    distinct: list[np.ndarray] = []
     for v in vectors:
         if not any(_parallel(v, w) for w in distinct):
             distinct.append(v)

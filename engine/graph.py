@@ -23,20 +23,10 @@ from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 from scipy.spatial import cKDTree
 
-__all__ = ["edges", "check_graph_size", "radial_basis", "envelope", "Geometry"]
+from .config import ModelConfig
+from .validation import check_graph_size
 
-MAX_ALL_PAIRS = 100  # points; all pairs of more train slowly (150 points: 0.7 s a step)
-
-
-def check_graph_size(num_points: int, radius: float | None) -> None:
-    """``ValueError`` for all pairs of more than :data:`MAX_ALL_PAIRS` points: use a radius graph,
-    whose cost grows with its edges instead of :math:`N^2`."""
-    if radius is None and num_points > MAX_ALL_PAIRS:
-        raise ValueError(f"{num_points} points are too many to convolve over all pairs (at most "
-                         f"{MAX_ALL_PAIRS}); set a graph radius")
-    if radius is not None and not radius > 0:
-        raise ValueError(f"The graph radius must be positive, got {radius}")
-
+__all__ = ["edges", "radial_basis", "envelope", "Graph"]
 
 def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Directed edges ``(source, destination)``, each point with itself included.
@@ -77,7 +67,7 @@ def envelope(lengths: torch.Tensor, radius: float | None = None) -> torch.Tensor
     return torch.cos(torch.pi / 2 * fade).pow(2)
 
 
-class Geometry:
+class Graph:
     """A point set's graph with its per-edge harmonics and radial basis, as tensors.
 
     Parameters
@@ -97,6 +87,12 @@ class Geometry:
     neighbours : float, mean number of neighbours, weighted by :func:`envelope`
     all_pairs : bool, every pair: edge :math:`dN + s` runs from point :math:`s` to point :math:`d`
     """
+
+    @classmethod
+    def of(cls, config: ModelConfig, positions: np.ndarray, dtype: torch.dtype = torch.float64) -> "Graph":
+        """The graph a network with ``config`` convolves over on ``(N, 3)`` positions."""
+        return cls(positions, lmax=config.lmax, max_radius=config.max_radius,
+                   number_of_basis=config.number_of_basis, radius=config.radius, dtype=dtype)
 
     def __init__(self, positions: np.ndarray, *, lmax: int, max_radius: float, number_of_basis: int,
                  radius: float | None = None, dtype: torch.dtype = torch.float64):
@@ -136,7 +132,7 @@ class Geometry:
         return len(self.source)
 
     def cached(self, key, build):
-        """``build(self)``, built once per ``key``: for what depends only on the geometry."""
+        """``build(self)``, built once per ``key``: for what depends only on the graph."""
         if key not in self._cache:
             self._cache[key] = build(self)
         return self._cache[key]
