@@ -12,18 +12,17 @@ import textwrap
 import threading
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Optional, Union
 
 import bpy
 
-if TYPE_CHECKING:
-    from ..engine.api import EngineInfo
+from ..engine import api  # imports no torch; api.load() does
 
 # The extension's root package (``bl_ext.<repo>.symbreak``), which Blender names add-ons by.
 EXTENSION = (__package__ or "").rpartition(".")[0]
 MANIFEST = Path(__file__).resolve().parent.parent / "blender_manifest.toml"
 
-_status: list[Union[EngineInfo, str]] = []  # the engine's answer, once it has given one
+_status: list[Union[api.EngineInfo, str]] = []  # the engine's answer, once it has given one
 _loading: Optional[threading.Thread] = None
 
 
@@ -39,13 +38,13 @@ def platform_zip() -> str:
 
 def _load() -> None:
     try:
-        from ..engine import api
-
         _status.append(api.load())
     except Exception as error:  # whatever stops the engine from loading, the user reads one sentence
-        reason = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
-        _status.append(f"The SymBreak engine could not be loaded ({reason}): install {platform_zip()} "
-                       "(Get Extensions, Install from Disk), which brings torch and e3nn.")
+        text = " ".join(str(error).split()).rstrip(".") or type(error).__name__
+        if not isinstance(error, api.EngineUnavailable):
+            text = f"The SymBreak engine could not be loaded: {text}"
+        _status.append(f"{text}; install {platform_zip()}, which carries the engine's libraries "
+                       "(Preferences, Get Extensions, Install from Disk).")
 
 
 def _redraw_when_loaded() -> Optional[float]:
@@ -59,7 +58,7 @@ def _redraw_when_loaded() -> Optional[float]:
     return None
 
 
-def engine_status(wait: bool = False) -> Union[EngineInfo, str, None]:
+def engine_status(wait: bool = False) -> Union[api.EngineInfo, str, None]:
     """What the engine runs on (``EngineInfo``), the sentence saying which zip to install instead,
     or None while it is still loading. The first call starts loading it; ``wait`` waits for it."""
     global _loading
