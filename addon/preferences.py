@@ -51,8 +51,9 @@ def _redraw_when_loaded() -> Optional[float]:
     """A timer: once the engine has answered, redraw the preferences and the 3D views."""
     if not _status:
         return 0.25
-    for window in bpy.context.window_manager.windows:
-        for area in window.screen.areas:
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm is not None else []:
+        for area in window.screen.areas if window.screen is not None else []:
             if area.type in {'PREFERENCES', 'VIEW_3D'}:
                 area.tag_redraw()
     return None
