@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import jobs, operators, panel, props
+from . import jobs, operators, panel, preferences, props
 
-# Preferences (addon/preferences.py) register their CLASSES here, first, when the module exists.
-CLASSES: list[type[bpy.types.PropertyGroup] | type[bpy.types.Operator] | type[bpy.types.Panel]] = [
-    *props.CLASSES, *operators.CLASSES, *panel.CLASSES]
+CLASSES: list[type[bpy.types.AddonPreferences] | type[bpy.types.PropertyGroup] | type[bpy.types.Operator]
+              | type[bpy.types.Panel]] = [*preferences.CLASSES, *props.CLASSES, *operators.CLASSES, *panel.CLASSES]
 
 _registered = False
 

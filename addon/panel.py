@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import bpy
 import numpy as np
 
-from . import inputs, jobs, props, storage
+from . import inputs, jobs, preferences, props, storage
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import RegionTypeItems, SpaceTypeItems
@@ -27,6 +27,16 @@ class SymBreakPanel:
     bl_category = "SymBreak"
 
 
+class SymBreakSubPanel(SymBreakPanel):
+    """A section of the main panel, hidden while the engine cannot load (the main panel says why)."""
+
+    bl_parent_id = "SYMBREAK_PT_main"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return not isinstance(preferences.engine_status(), str)
+
+
 class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
     bl_label = "SymBreak"
 
@@ -35,7 +45,8 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         if layout is None:  # Blender sets it before draw
             return
         layout.operator("symbreak.add_seed_demo", icon='ADD')
-        draw_loading(layout)
+        if draw_engine(layout):
+            return
         obj = context.active_object
         if obj is None or obj.type != 'MESH':
             layout.label(text="Select a mesh to train", icon='INFO')
@@ -73,15 +84,13 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
                       icon='INFO')
 
 
-def draw_loading(layout: bpy.types.UILayout) -> None:
-    """Whether the engine is still loading, or why it could not be."""
+def draw_engine(layout: bpy.types.UILayout) -> bool:
+    """Say that the engine is still loading; or draw why it cannot load and which zip to install
+    instead, and return True: then no operator that needs it is drawn."""
     job = jobs.loading
-    if job is None:
-        return
-    if not job.done:
+    if job is not None and not job.done:
         layout.label(text="Loading the engine (torch, e3nn)…", icon='TIME')
-    elif job.error is not None:
-        layout.label(text=job.message, icon='ERROR')
+    return preferences.draw_unavailable(layout)
 
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -142,13 +151,12 @@ def draw_learned(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
     row.operator("symbreak.show_order_parameter", text="Show", icon='SPHERE')
 
 
-class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
+class SYMBREAK_PT_symmetry(SymBreakSubPanel, bpy.types.Panel):
     bl_label = "Analyze Symmetry"
-    bl_parent_id = "SYMBREAK_PT_main"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return context.active_object is not None and context.active_object.type == 'MESH'
+        return super().poll(context) and context.active_object is not None and context.active_object.type == 'MESH'
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -185,9 +193,8 @@ class SYMBREAK_PT_symmetry(SymBreakPanel, bpy.types.Panel):
             col.label(text=f"Learnable with {record['inputs']}", icon='CHECKMARK')
 
 
-class SYMBREAK_PT_network(SymBreakPanel, bpy.types.Panel):
+class SYMBREAK_PT_network(SymBreakSubPanel, bpy.types.Panel):
     bl_label = "Network"
-    bl_parent_id = "SYMBREAK_PT_main"
     bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -210,9 +217,8 @@ class SYMBREAK_PT_network(SymBreakPanel, bpy.types.Panel):
         col.prop(t, "seed")
 
 
-class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
+class SYMBREAK_PT_training(SymBreakSubPanel, bpy.types.Panel):
     bl_label = "Training"
-    bl_parent_id = "SYMBREAK_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -241,9 +247,8 @@ class SYMBREAK_PT_training(SymBreakPanel, bpy.types.Panel):
         draw_progress(layout, "predicting")
 
 
-class SYMBREAK_PT_display(SymBreakPanel, bpy.types.Panel):
+class SYMBREAK_PT_display(SymBreakSubPanel, bpy.types.Panel):
     bl_label = "Signals and Animation"
-    bl_parent_id = "SYMBREAK_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -267,9 +272,8 @@ class SYMBREAK_PT_display(SymBreakPanel, bpy.types.Panel):
         layout.operator("symbreak.animate", icon='ANIM')
 
 
-class SYMBREAK_PT_render(SymBreakPanel, bpy.types.Panel):
+class SYMBREAK_PT_render(SymBreakSubPanel, bpy.types.Panel):
     bl_label = "Render"
-    bl_parent_id = "SYMBREAK_PT_main"
     bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context: bpy.types.Context) -> None:
