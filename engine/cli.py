@@ -105,9 +105,12 @@ def _breaking_input(mode, start, target, order_parameter, config, args):
     """The order parameter found by group theory (``auto``) or by gradient descent
     (``learned``), and what was found, for the JSON output."""
     if mode == "auto":
-        found = api.analyze(start, target, lmax=config.lmax)["order_parameter"]
-        if found is None:
+        record = api.analyze(start, target, lmax=config.lmax)
+        found = record["order_parameter"]
+        if record["learnable"]:
             return order_parameter, {"mode": mode, "description": "none needed: the target is learnable"}
+        if found is None:
+            raise InputError(f"no global order parameter up to L={config.lmax} makes the target learnable")
         print(f"order parameter: {found['description']}", file=sys.stderr)
         return api.OrderParameter.from_dict(found), {"mode": mode, **found}
     learned = api.learn_order_parameter(start, target, config=config, seed=args.seed).order_parameter

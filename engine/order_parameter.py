@@ -24,7 +24,7 @@ def irreps_of(degrees) -> str:
     return "+".join(f"{l}{'e' if l % 2 == 0 else 'o'}" for l in degrees)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OrderParameter:
     """A symmetry-breaking input, validated on construction.
 

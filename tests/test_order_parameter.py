@@ -81,3 +81,10 @@ def test_bad_order_parameters_are_refused(blocks, origin, message):
     with pytest.raises(ValueError):
         OrderParameter.from_dict({"blocks": {str(l): np.asarray(c).tolist() for l, c in blocks.items()},
                                   "origin": origin})
+
+
+def test_pickles_for_a_worker_process():
+    import pickle
+
+    found = pickle.loads(pickle.dumps(OrderParameter({1: np.ones((4, 3))}, "learned", "per point")))
+    assert found.num_points == 4 and found.irreps == "1o" and not found.is_global

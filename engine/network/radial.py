@@ -52,13 +52,9 @@ class RadialMLPs(torch.nn.Module):
         self.last = torch.nn.ParameterList([normal(sizes[-1], p) for p in paths])
         c = SOFTPLUS_SCALE
         self.scales = [1.0 / math.sqrt(sizes[0])] + [c / math.sqrt(h) for h in sizes[1:]]
+        self.alphas = [1.0] + self.scales[1:]  # the scales applied in evaluate: s_0 is in the stacked basis
         self.shapes = [(k, a, b) for a, b in zip(sizes, sizes[1:])] + [(k, sizes[-1], max(paths))]
         self.paths = list(paths)
-
-    @property
-    def alphas(self) -> list[float]:
-        """The layer scales :math:`s_j` with the first left out: :meth:`stacked_basis` carries it."""
-        return [1.0] + self.scales[1:]
 
     def stacked_basis(self, embedding: torch.Tensor) -> torch.Tensor:
         """``(L, number_of_basis)`` embedding to the MLPs' input ``(K, L, number_of_basis)``, scaled by :math:`s_0`."""
