@@ -5,14 +5,19 @@ report bad input with ``self.report`` and return ``{'CANCELLED'}`` before anythi
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any, Literal, Optional
 
 import bpy
 import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
-from . import inputs, props, scene, state, video, worker
+from . import inputs, props, state, worker
+from .build import animation, camera, film, keys, seed, surfaces, video
 
+
+# Blender's frame range for a new scene: Render Video replaces it with the frames the animation needs.
+DEFAULT_RANGE = (1, 250)
 
 # Predict runs in float32 above this many points, which halves its time and memory.
 FLOAT32_ABOVE = 4000
@@ -52,7 +57,7 @@ class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
         if sc is None:
             return _fail(self, "No scene to add the demo to")
         try:
-            made = scene.add_seed_demo(sc, point_radius=props.scene_settings(sc).display.point_radius)
+            made = seed.add_seed_demo(sc, point_radius=props.scene_settings(sc).display.point_radius)
         except ImportError as error:
             return _fail(self, f"The SymBreak engine could not be loaded: {error}")
         for obj in context.view_layer.objects:
@@ -384,7 +389,7 @@ class SYMBREAK_OT_show_signals(_SceneOperator):
         try:
             obj, p = inputs.stored_prediction(context)
             inputs.check_surface_size(len(p.indices), d.signal_level)
-            signals_obj = scene.build_signals(obj, p, scale=d.signal_scale, level=d.signal_level)
+            signals_obj = surfaces.build_signals(obj, p, scale=d.signal_scale, level=d.signal_level)
         except (ValueError, ImportError) as error:
             return _fail(self, str(error))
         self.report({'INFO'}, f"{len(p.indices)} signal surfaces, {len(signals_obj.data.vertices)} vertices, "
@@ -417,7 +422,7 @@ class SYMBREAK_OT_animate(bpy.types.Operator):
         target = state.target(obj) if d.show_target else None
         if target is not None and len(target) != len(p.indices):
             target = None
-        done = scene.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,
+        done = animation.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,
                              target=target, show_ambiguous=d.show_ambiguous,
                              signals_motion=d.signals_motion, point_radius=d.point_radius)
         sc = context.scene
@@ -491,14 +496,41 @@ class SYMBREAK_OT_show_order_parameter(_SceneOperator):
         found = extra if extra is not None and extra.is_global else state.suggested_order_parameter(src.obj)
         if found is None:
             return _fail(self, f"{src.obj.name!r} has no global order parameter: Analyze Symmetry first")
-        surface = scene.build_order_parameter(src.obj, found, src.start,
+        surface = surfaces.build_order_parameter(src.obj, found, src.start,
                                               level=context.scene.symbreak.display.signal_level)
         self.report({'INFO'}, f"Order parameter {found.description} drawn in {surface.name!r}")
         return {'FINISHED'}
 
 
+def film_task(obj: bpy.types.Object, *, level: int = 3) -> film.FilmTask:
+    """The film's data of an object with a stored prediction: prediction, target, loss history
+    and symmetry verdict as stored, the signal surfaces at scale 1 (a peak's tip marks the
+    displacement) and, for a global symmetry-breaking input, its surface and its name.
+    ``ValueError`` when the input cannot be rebuilt."""
+    from ..engine import signals
+
+    p = state.prediction(obj)
+    target = state.target(obj)
+    if target is not None and len(target) != len(p.indices):
+        target = None
+    coefficients = signals.project(p.displacements, lmax=1) if p.signals.shape[1] == 3 else p.signals
+    extra = inputs.breaking(inputs.Source(obj, p.indices, p.start))
+    order = None
+    if extra is not None and extra.is_global:
+        name = extra.description.split("∝")[-1].strip()  # an axis pair reads "x² − y²"
+        order = (surfaces.order_parameter_surface(extra, p.start, level=level, size=0.5), name)
+    record = state.symmetry(obj) or {}
+    verdict = record.get("warning") or (record.get("verdict", "") if record.get("learnable", True)
+                                        else f"Learnable with {record.get('inputs', 'its inputs')}.")
+    return film.FilmTask(source=obj, prediction=p, target=target, losses=state.loss_history(obj),
+                         surfaces=signals.surfaces(coefficients, p.start, scale=1.0, level=level),
+                         order_parameter=order, verdict=str(verdict).split(";")[0])
+
+
 class SYMBREAK_OT_render_video(bpy.types.Operator):
-    """Frame the camera, set lights and background, and render the scene to an MP4 (H.264)"""
+    """Render an MP4 (H.264): a short film of the active trained object (title, verdict, motion,
+    loss curve, legend), or the scene as it is. Only the frames the animation needs, unless the
+    scene's frame range was set"""
 
     bl_idname = "symbreak.render_video"
     bl_label = "Render Video"
@@ -510,6 +542,8 @@ class SYMBREAK_OT_render_video(bpy.types.Operator):
                                 default=False)
     frame_camera: BoolProperty(name="Frame Camera", description="Fit the camera to the content",
                                default=True)
+    film: BoolProperty(name="Film", description="A short film of the active trained object; off: the scene as it is",
+                       default=True)
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -538,23 +572,47 @@ class SYMBREAK_OT_render_video(bpy.types.Operator):
                 os.makedirs(folder, exist_ok=True)
             except OSError as error:
                 return _fail(self, f"Cannot create {folder!r}: {error}")
-        if not video.content(sc):
+        obj = context.active_object
+        make_film = self.film and state.has_prediction(obj)
+        if not make_film and not camera.content(sc):
             return _fail(self, "Nothing to render: add the seed demo or a mesh first")
         if sc.frame_end < sc.frame_start:
             return _fail(self, "The scene's frame range is empty")
+        user_range = (sc.frame_start, sc.frame_end) != DEFAULT_RANGE or settings.duration > 0
         video.configure(sc, settings, path)
-        video.lights_and_world(sc)
-        if self.frame_camera or sc.camera is None:
-            video.camera(sc)
-        if self.contact_sheet:
-            frames = np.linspace(sc.frame_start, sc.frame_end, 6).round().astype(int).tolist()
-            video.contact_sheet(sc, frames, os.path.splitext(path)[0] + "_contact.png")
-        if bpy.app.background or context.window is None:
-            bpy.ops.render.render(animation=True)
-            self.report({'INFO'}, f"Rendered {sc.frame_end - sc.frame_start + 1} frames to {path}")
+        camera.lights_and_world(sc)
+        acts: list[film.Act] = []
+        if make_film:
+            assert obj is not None
+            try:
+                task = film_task(obj, level=props.scene_settings(sc).display.signal_level)
+            except (ValueError, ImportError) as error:
+                return _fail(self, str(error))
+            acts = film.build(sc, film.script("own"), [task], fps=int(settings.fps), keep_range=user_range).acts
         else:
+            keyed = keys.keyed_range()
+            if not user_range and keyed is not None:
+                sc.frame_start, sc.frame_end = keyed
+            if self.frame_camera or sc.camera is None:
+                camera.camera(sc)
+        # key frames: each act's end and the middle of each motion in the range, else six frames of it
+        frames = sorted({f for a in acts for f in [a.last] + ([sum(a.motion) // 2] if a.motion else [])
+                         if sc.frame_start <= f <= sc.frame_end})
+        if len(frames) < 2:
+            frames = np.linspace(sc.frame_start, sc.frame_end, 6).round().astype(int).tolist()
+        sheet = os.path.splitext(path)[0] + "_contact.png"
+        count = sc.frame_end - sc.frame_start + 1
+        if bpy.app.background or context.window is None:
+            with tempfile.TemporaryDirectory() as stills_folder:
+                stills = video.render_film(sc, path, stills_folder)
+                if self.contact_sheet:
+                    video.tile([video.still_at(stills, f) for f in frames], sheet)
+            self.report({'INFO'}, f"Rendered {count} frames ({len(stills)} distinct) to {path}")
+        else:
+            if self.contact_sheet:
+                video.contact_sheet(sc, frames, sheet)
             bpy.ops.render.render('INVOKE_DEFAULT', animation=True)
-            self.report({'INFO'}, f"Rendering {sc.frame_end - sc.frame_start + 1} frames to {path}")
+            self.report({'INFO'}, f"Rendering {count} frames to {path}")
         return {'FINISHED'}
 
 

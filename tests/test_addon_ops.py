@@ -280,7 +280,7 @@ def test_target_object_is_converted_into_the_source_frame(symbreak):
 
 
 def _fcurves(id_data):
-    from symbreak.addon.scene import _fcurves as fcurves
+    from symbreak.addon.build.keys import fcurves
 
     return fcurves(id_data)
 

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Render setup: a camera framed to the content, light, background, engine and MP4 output."""
+"""Render settings, MP4 output and the fast render: every frame that changes is rendered once, as
+a PNG, and the encoder shows it for as long as it lasts (Blender's sequencer assembles the MP4)."""
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from typing import Any, Iterable
@@ -11,12 +11,10 @@ from typing import Any, Iterable
 import bpy
 import numpy as np
 
-from . import mesh
+from .keys import changes
 
-CAMERA = "SymBreak Camera"
-SUN = "SymBreak Sun"
-BACKGROUND = (0.035, 0.037, 0.045)
 ENGINES = {'WORKBENCH': 'BLENDER_WORKBENCH', 'EEVEE': 'BLENDER_EEVEE', 'CYCLES': 'CYCLES'}
+EDIT_SCENE = "SymBreak Edit"
 
 
 def engine_id(choice: str) -> str:
@@ -28,73 +26,9 @@ def engine_id(choice: str) -> str:
     return ENGINES[choice]
 
 
-def content(scene: bpy.types.Scene) -> list[bpy.types.Object]:
-    """Objects that will render: visible meshes, curves and texts."""
-    return [o for o in scene.objects
-            if o.type in {'MESH', 'FONT', 'CURVE'} and not o.hide_render and o.visible_get()]
-
-
-def bounds(scene: bpy.types.Scene, objects: Iterable[bpy.types.Object], frames: Iterable[int]) -> np.ndarray:
-    """World bounding-box corners ``(K, 3)`` of the evaluated objects over some frames."""
-    current = scene.frame_current
-    corners = []
-    for frame in frames:
-        scene.frame_set(frame)
-        depsgraph = bpy.context.evaluated_depsgraph_get()
-        for obj in objects:
-            evaluated = obj.evaluated_get(depsgraph)
-            corners.append(mesh.to_world(evaluated, np.array([tuple(c) for c in evaluated.bound_box])))
-    scene.frame_set(current)
-    return np.concatenate(corners) if corners else np.zeros((1, 3))
-
-
-def camera(scene: bpy.types.Scene, *, tilt_degrees: float = 28.0, margin: float = 1.12,
-           frames: Iterable[int] = ()) -> bpy.types.Object:
-    """Create or reuse the add-on's camera, tilted over the XY plane, framed to all content."""
-    cam = bpy.data.objects.get(CAMERA)
-    if cam is None:
-        data = bpy.data.cameras.new(CAMERA)
-        cam = bpy.data.objects.new(CAMERA, data)
-        scene.collection.objects.link(cam)
-    elif cam.name not in scene.objects:
-        scene.collection.objects.link(cam)
-    cam.data.lens = 50.0
-    cam.data.clip_end = 1000.0
-    cam.rotation_euler = (math.radians(tilt_degrees), 0.0, 0.0)
-    scene.camera = cam
-    frames = list(frames) or [scene.frame_start, scene.frame_end]
-    points = bounds(scene, content(scene), frames)
-    center = 0.5 * (points.min(axis=0) + points.max(axis=0))
-    points = center + margin * (points - center)
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    location, _scale = cam.camera_fit_coords(depsgraph, points.ravel().tolist())
-    cam.location = location
-    return cam
-
-
-def lights_and_world(scene: bpy.types.Scene) -> None:
-    sun = bpy.data.objects.get(SUN)
-    if sun is None:
-        data: bpy.types.SunLight = bpy.data.lights.new(SUN, 'SUN')  # type: ignore[assignment]  # stubs: base Light
-        data.energy = 3.0
-        data.angle = math.radians(10)
-        sun = bpy.data.objects.new(SUN, data)
-        sun.rotation_euler = (math.radians(35), math.radians(-25), math.radians(20))
-    if sun.name not in scene.objects:
-        scene.collection.objects.link(sun)
-    world = scene.world or bpy.data.worlds.new("SymBreak World")
-    scene.world = world
-    world.color = BACKGROUND
-    tree = world.node_tree
-    if tree is not None:
-        background = next((n for n in tree.nodes if n.type == 'BACKGROUND'), None)
-        if background is not None:  # (the stubs type inputs as the base NodeSocket, with no default_value)
-            background.inputs["Color"].default_value = (*BACKGROUND, 1.0)  # type: ignore[attr-defined]
-            background.inputs["Strength"].default_value = 1.0  # type: ignore[attr-defined]
-
-
 def configure(scene: bpy.types.Scene, settings: Any, filepath: str) -> None:
-    """Engine, resolution, frame rate and MP4 (H.264) output from the render settings group."""
+    """Engine, resolution, frame rate and MP4 (H.264) output from the render settings group
+    (``engine``, ``resolution`` 'WxH' or 'SCENE', ``fps``, ``duration``, ``samples``)."""
     render = scene.render
     render.engine = engine_id(settings.engine)  # type: ignore[assignment]  # ids differ across versions
     if settings.resolution != 'SCENE':
@@ -105,10 +39,10 @@ def configure(scene: bpy.types.Scene, settings: Any, filepath: str) -> None:
     if settings.duration > 0:
         scene.frame_end = scene.frame_start + max(1, round(settings.duration * render.fps)) - 1
     shading = scene.display.shading
-    shading.light = 'STUDIO'
-    shading.color_type = 'VERTEX'  # the signals' colour attribute; others fall back to materials
-    shading.show_specular_highlight = True
-    scene.display.render_aa = '5'  # 8 samples cost 50 % more for little gain on a CPU
+    shading.light = 'FLAT'  # a diagram seen from above: colours exactly as chosen
+    shading.color_type = 'MATERIAL'
+    shading.show_object_outline = False
+    scene.display.render_aa = '5'
     if render.engine == 'CYCLES':
         scene.cycles.samples = settings.samples
         scene.cycles.device = 'CPU'
@@ -120,8 +54,9 @@ def configure(scene: bpy.types.Scene, settings: Any, filepath: str) -> None:
 
 
 def video_output(scene: bpy.types.Scene, filepath: str) -> None:
+    """MP4 (H.264) to ``filepath``; in Blender ≥ 5.0 the media type is chosen before the container."""
     settings = scene.render.image_settings
-    if hasattr(settings, "media_type"):  # Blender ≥ 5.0: choose video before the container
+    if hasattr(settings, "media_type"):
         settings.media_type = 'VIDEO'
     settings.file_format = 'FFMPEG'
     ffmpeg = scene.render.ffmpeg
@@ -134,50 +69,109 @@ def video_output(scene: bpy.types.Scene, filepath: str) -> None:
     scene.render.use_file_extension = False
 
 
-def contact_sheet(scene: bpy.types.Scene, frames: list[int], filepath: str, *, columns: int = 3,
-                  scale: float = 0.5) -> str:
-    """Render still frames and tile them into one PNG. Restores the output settings."""
+def _image_output(scene: bpy.types.Scene) -> None:
+    settings = scene.render.image_settings
+    if hasattr(settings, "media_type"):
+        settings.media_type = 'IMAGE'
+    settings.file_format = 'PNG'
+    settings.color_mode = 'RGB'
+    settings.compression = 15  # fast to write; these files are temporary
+
+
+def render_stills(scene: bpy.types.Scene, frames: list[int], folder: str) -> dict[int, str]:
+    """Render each frame once to ``folder/frameNNNNN.png``; runs of consecutive frames render
+    as one animation job. Restores the scene's output settings. Returns frame → path."""
     render = scene.render
-    saved = (render.filepath, render.resolution_percentage, render.use_file_extension,
-             render.image_settings.file_format, scene.frame_current,
-             getattr(render.image_settings, "media_type", None))
+    settings = render.image_settings
+    saved = (render.filepath, render.use_file_extension, scene.frame_start, scene.frame_end,
+             scene.frame_current, settings.file_format, getattr(settings, "media_type", None))
+    _image_output(scene)
+    render.use_file_extension = True
+    render.filepath = os.path.join(folder, "frame#####")
+    runs: list[list[int]] = []
+    for frame in frames:
+        if runs and frame == runs[-1][-1] + 1:
+            runs[-1].append(frame)
+        else:
+            runs.append([frame])
+    try:
+        for run in runs:
+            scene.frame_start, scene.frame_end = run[0], run[-1]
+            bpy.ops.render.render(animation=True)
+    finally:
+        render.filepath, render.use_file_extension = saved[0], saved[1]
+        scene.frame_start, scene.frame_end = saved[2], saved[3]
+        if saved[5] == 'FFMPEG':
+            video_output(scene, saved[0])
+        else:
+            if saved[6] is not None:
+                settings.media_type = saved[6]
+            settings.file_format = saved[5]
+        scene.frame_set(saved[4])
+    return {f: os.path.join(folder, f"frame{f:05d}.png") for f in frames}
+
+
+def assemble(scene: bpy.types.Scene, stills: dict[int, str], filepath: str) -> int:
+    """Write the MP4 ``filepath`` of ``scene``'s frame range from ``stills`` (frame → PNG), each
+    shown from its frame until the next one's: a sequencer scene with one image strip per still,
+    at the scene's resolution and frame rate. Returns the number of frames written."""
+    first, last = scene.frame_start, scene.frame_end
+    edit = bpy.data.scenes.new(EDIT_SCENE)
+    try:
+        r, source = edit.render, scene.render
+        r.resolution_x, r.resolution_y, r.resolution_percentage = source.resolution_x, source.resolution_y, 100
+        r.fps, r.fps_base = source.fps, source.fps_base
+        edit.view_settings.view_transform = 'Standard'
+        edit.frame_start, edit.frame_end = first, last
+        editor = edit.sequence_editor_create()
+        strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # before Blender 4.4
+        starts = sorted(f for f in stills if first <= f <= last)
+        for i, frame in enumerate(starts):
+            until = starts[i + 1] if i + 1 < len(starts) else last + 1
+            strip = strips.new_image(f"still {frame}", stills[frame], 1, frame)
+            strip.frame_final_duration = until - frame
+        video_output(edit, filepath)
+        with bpy.context.temp_override(scene=edit):
+            bpy.ops.render.render(animation=True, scene=edit.name)
+    finally:
+        bpy.data.scenes.remove(edit)
+    return last - first + 1
+
+
+def render_film(scene: bpy.types.Scene, filepath: str, folder: str) -> dict[int, str]:
+    """Render ``scene``'s frame range to the MP4 ``filepath``, each frame that changes
+    (:func:`keys.changes`) once, as PNGs kept in ``folder``. Returns frame → PNG."""
+    stills = render_stills(scene, changes(scene.frame_start, scene.frame_end), folder)
+    assemble(scene, stills, filepath)
+    return stills
+
+
+def still_at(stills: dict[int, str], frame: int) -> str:
+    """The PNG that shows ``frame``: the last still at or before it."""
+    return stills[max(f for f in stills if f <= frame)]
+
+
+def tile(paths: Iterable[str], filepath: str, *, columns: int = 3, scale: float = 0.5) -> str:
+    """Tile PNGs (all of one size) into one PNG, ``scale`` times their size, with thin gaps."""
     tiles = []
-    with tempfile.TemporaryDirectory() as tmp:
-        if saved[5] is not None:
-            render.image_settings.media_type = 'IMAGE'
-        render.image_settings.file_format = 'PNG'
-        render.resolution_percentage = max(1, int(100 * scale))
-        render.use_file_extension = True
-        for i, frame in enumerate(frames):
-            scene.frame_set(frame)
-            render.filepath = os.path.join(tmp, f"frame{i:03d}.png")
-            bpy.ops.render.render(write_still=True)
-            image = bpy.data.images.load(render.filepath)
-            w: int
-            h: int
-            w, h = image.size  # type: ignore[misc]  # stubs: bpy_prop_array is iterable
-            pixels = np.empty(w * h * 4, dtype=np.float32)
-            image.pixels.foreach_get(pixels)
-            tiles.append(pixels.reshape(h, w, 4))
-            bpy.data.images.remove(image)
-    render.resolution_percentage = saved[1]
-    if saved[3] == 'FFMPEG':
-        video_output(scene, saved[0])
-    else:
-        if saved[5] is not None:
-            render.image_settings.media_type = saved[5]
-        render.image_settings.file_format = saved[3]
-    render.filepath, render.use_file_extension = saved[0], saved[2]
-    scene.frame_set(saved[4])
+    for path in paths:
+        image = bpy.data.images.load(path)
+        if scale != 1.0:
+            image.scale(max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+        w, h = image.size  # type: ignore[misc]  # stubs: bpy_prop_array is iterable
+        pixels = np.empty(w * h * 4, dtype=np.float32)
+        image.pixels.foreach_get(pixels)
+        tiles.append(pixels.reshape(h, w, 4))
+        bpy.data.images.remove(image)
     h, w = tiles[0].shape[:2]
     rows = -(-len(tiles) // columns)
     gap = 4
-    sheet = np.ones(((h + gap) * rows - gap, (w + gap) * columns - gap, 4), dtype=np.float32)
-    sheet[..., :3] = 0.0
-    for i, tile in enumerate(tiles):
+    sheet = np.zeros(((h + gap) * rows - gap, (w + gap) * columns - gap, 4), dtype=np.float32)
+    sheet[..., 3] = 1.0
+    for i, tile_pixels in enumerate(tiles):
         r, c = divmod(i, columns)
         y0 = (rows - 1 - r) * (h + gap)  # Blender images start at the bottom row
-        sheet[y0:y0 + h, c * (w + gap):c * (w + gap) + w] = tile
+        sheet[y0:y0 + h, c * (w + gap):c * (w + gap) + w] = tile_pixels
     image = bpy.data.images.new("SymBreak Contact Sheet", sheet.shape[1], sheet.shape[0], alpha=True)
     image.pixels.foreach_set(sheet.ravel())  # type: ignore[arg-type]  # stubs: any buffer works
     image.filepath_raw = filepath
@@ -185,3 +179,11 @@ def contact_sheet(scene: bpy.types.Scene, frames: list[int], filepath: str, *, c
     image.save()
     bpy.data.images.remove(image)
     return filepath
+
+
+def contact_sheet(scene: bpy.types.Scene, frames: list[int], filepath: str, *, columns: int = 3,
+                  scale: float = 0.5) -> str:
+    """Render still frames and tile them into one PNG. Restores the output settings."""
+    with tempfile.TemporaryDirectory() as folder:
+        stills = render_stills(scene, sorted(set(frames)), folder)
+        return tile([stills[f] for f in frames], filepath, columns=columns, scale=scale)
