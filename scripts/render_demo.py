@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="symbreak-frames-"))
     try:
         start = time.perf_counter()
-        stills = video.render_stills(scene, changed, str(folder))
+        stills = video.render_stills(scene, changed, str(folder), glimpse=round(video.GLIMPSE * args.fps))
         timings["rendering"] = time.perf_counter() - start
         start = time.perf_counter()
         video.assemble(scene, stills, str(out))

@@ -20,19 +20,21 @@ MOTION_KEY = "SymBreak Motion"
 
 
 def key_motion(block: bpy.types.ShapeKey, frame_start: int, frame_end: int, easing: str, *,
-               again: Iterable[tuple[int, int]] = ()) -> None:
-    """Keyframe a shape key's value 0 → 1 over the frame range with the chosen easing, and once
-    more over each ``again`` range (back to 0 at its first frame, a cut)."""
+               again: Iterable[tuple[int, int, int]] = ()) -> None:
+    """Keyframe a shape key's value 0 → 1 over the frame range with the chosen easing, and again
+    for each ``(back, first, last)`` of ``again``: back to 0 at frame ``back`` (a cut), then
+    0 → 1 over ``first..last``."""
     keys = block.id_data
     path = f'key_blocks["{block.name}"].value'
     for fcurve in list(fcurves(keys)):
         if fcurve.data_path == path:
             fcurves(keys).remove(fcurve)
-    for i, (first, last) in enumerate([(frame_start, frame_end), *again]):
-        if i:
+    for back, first, last in [(frame_start, frame_start, frame_end), *again]:
+        if back > frame_start:
             block.value = 1.0
-            block.keyframe_insert("value", frame=first - 1)
+            block.keyframe_insert("value", frame=back - 1)
         block.value = 0.0
+        block.keyframe_insert("value", frame=back)
         block.keyframe_insert("value", frame=first)
         block.value = 1.0
         block.keyframe_insert("value", frame=last)
@@ -43,7 +45,7 @@ def key_motion(block: bpy.types.ShapeKey, frame_start: int, frame_end: int, easi
                     point.interpolation = 'LINEAR'
                 else:
                     point.interpolation = 'SINE'
-                    point.easing = easing  # type: ignore[assignment]  # stubs: literal enum
+                    point.easing = easing
             fcurve.update()
 
 
@@ -56,7 +58,7 @@ def _moving_points(name: str, start: np.ndarray, end: np.ndarray, edges: Optiona
 
 def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, frame_end: int,
             easing: str, target: Optional[np.ndarray], show_ambiguous: bool,
-            signals_motion: str, point_radius: float, again: tuple[tuple[int, int], ...] = (),
+            signals_motion: str, point_radius: float, again: tuple[tuple[int, int, int], ...] = (),
             colors: Optional[dict[str, bpy.types.Material]] = None) -> dict[str, int]:
     """Bake the motion start → predicted into shape keys and keyframes, in ``source``'s local
     coordinates (the prediction's and the ``target``'s).
@@ -64,7 +66,7 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
     Vertices with a clear peak move to their predicted position. Ambiguous vertices (tied peaks)
     stay put, and a ghost travels from each towards every tied peak, so that no peak is chosen
     silently. Signal surfaces follow their vertex, fade (shrink into it) or stay. The motion
-    plays once more over each ``again`` range; ``colors`` may give the materials of 'ghost' and
+    plays again for each ``(back, first, last)`` of ``again`` (see :func:`key_motion`); ``colors`` may give the materials of 'ghost' and
     'target' (the shared ones by default).
     """
     colors = colors or {}

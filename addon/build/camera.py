@@ -63,7 +63,7 @@ def frame_size(scene: bpy.types.Scene) -> tuple[float, float]:
     cam = scene.camera
     render = scene.render
     aspect = render.resolution_x * render.pixel_aspect_x / (render.resolution_y * render.pixel_aspect_y)
-    scale = cam.data.ortho_scale  # type: ignore[union-attr]  # stubs: any object data
+    scale = cam.data.ortho_scale
     return (scale, scale / aspect) if aspect >= 1 else (scale * aspect, scale)
 
 

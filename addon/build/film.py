@@ -48,7 +48,9 @@ TEXT_ROLE = "symbreak_text"
 # Cap heights as fractions of the frame height (a room needs 4–5 % for reading).
 TITLE, CAPTION, LABEL = 0.062, 0.048, 0.038
 # Bands of the frame, as fractions of its height from the top: (top, bottom).
-BANDS = {"title": 0.03, "legend": 0.165, "tasks": (0.225, 0.615), "plot": (0.70, 0.82), "margin": 0.025}
+# Where things sit, as fractions of the frame's height from its top.
+TITLE_TOP, LEGEND_MIDDLE, CAPTION_BOTTOM = 0.03, 0.165, 0.975
+TASK_BAND, PLOT_BAND = (0.225, 0.605), (0.685, 0.805)
 MARKS_Z = 1.0  # flat marks lie above the signal surfaces (the camera looks down, so height changes no size)
 
 
@@ -171,12 +173,12 @@ def layout(boxes: list[np.ndarray], aspect: float) -> tuple[tuple[float, float, 
     """The frame ``(cx, cy, width, height)`` and a loss plot per task.
 
     With several tasks they stand in columns, each with its plot below; a single task stands on
-    the left with its plot on the right. Tasks fill the band ``BANDS['tasks']`` of the frame's
-    height and, in columns, at least 84 % of its width."""
+    the left with its plot on the right. Tasks fill the band ``TASK_BAND`` of the frame's
+    height; columns, 0.96 of the pitch between tasks wide, fill 97 % of its width."""
     low = np.min([b[0] for b in boxes], axis=0)
     high = np.max([b[1] for b in boxes], axis=0)
     size = high - low
-    top, bottom = BANDS["tasks"]
+    top, bottom = TASK_BAND
     if len(boxes) > 1:
         centres = np.array(sorted(0.5 * (b[0][0] + b[1][0]) for b in boxes))
         pitch = float(np.diff(centres).min())
@@ -187,7 +189,7 @@ def layout(boxes: list[np.ndarray], aspect: float) -> tuple[tuple[float, float, 
         cx = 0.5 * (low[0] + high[0])
         frame_top = high[1] + top * height + 0.5 * ((bottom - top) * height - size[1])
         cy = frame_top - 0.5 * height
-        plot_top, plot_bottom = BANDS["plot"]
+        plot_top, plot_bottom = PLOT_BAND
         plots = []
         for b in boxes:
             xc = 0.5 * (b[0][0] + b[1][0])  # ticks take 0.22 pitch on the left, the final loss 0.32 on the right
@@ -279,6 +281,7 @@ def build(scene: bpy.types.Scene, entries: list[dict[str, Any]], tasks: list[Fil
     frame 1, the camera, the texts and every task's marks and keys. The scene's frame range
     becomes the film's unless ``keep_range``. Texts outside the film are hidden from the render."""
     collection = fresh_collection(scene, FILM_COLLECTION)
+    scene.frame_set(1)  # the objects at rest: a previous film's keys leave them unturned here
     acts = timeline(entries, fps, [words(t) for t in tasks])
     render = scene.render
     aspect = render.resolution_x * render.pixel_aspect_x / (render.resolution_y * render.pixel_aspect_y)
@@ -317,13 +320,13 @@ def build(scene: bpy.types.Scene, entries: list[dict[str, Any]], tasks: list[Fil
     for obj in placed:
         corners = np.array([tuple(c) for c in obj.bound_box])
         if obj[text.KIND] == 'TITLE':  # titles hang from the top band, captions stand on the bottom margin
-            obj.location.y = frame_top - BANDS["title"] * height - corners[:, 1].max()
+            obj.location.y = frame_top - TITLE_TOP * height - corners[:, 1].max()
         else:
-            obj.location.y = frame_top - (1.0 - BANDS["margin"]) * height - corners[:, 1].min()
+            obj.location.y = frame_top - CAPTION_BOTTOM * height - corners[:, 1].min()
     legend_ranges = [(a.first, a.last) for a in acts if a.kind != "card"]
     if legend_ranges:
         ghosts = any(t.prediction.ambiguous.any() for t in tasks)
-        _legend(collection, (cx, frame_top - BANDS["legend"] * height), LABEL * height,
+        _legend(collection, (cx, frame_top - LEGEND_MIDDLE * height), LABEL * height,
                               legend_ranges, ghosts, point_radius)
     film.texts.extend(o for o in collection.all_objects if o.type == 'FONT')
     if not keep_range:
@@ -342,13 +345,13 @@ def _build_task(scene: bpy.types.Scene, collection: bpy.types.Collection, acts: 
     mine = _subject_spans(acts, i)
     debut = mine[0].first if mine else end + 1
     shown = [(debut, end)]
-    motions = [a.motion for a in mine if a.motion is not None]
+    motions = [(a.first, *a.motion) for a in mine if a.motion is not None]  # (back to the start, first, last)
 
     show_as_points(source, point_radius, 'points', mats["points"])
     signals = signal_object(source, task.surfaces)
     _own_signal_materials(signals, mats)
     key_visible(signals, shown)
-    first_motion = motions[0] if motions else (end + 1, end + 2)
+    first_motion = motions[0][1:] if motions else (end + 1, end + 2)
     animate(source, p, frame_start=first_motion[0], frame_end=first_motion[1], easing='EASE_IN_OUT',
             target=None if any(a.kind == "tie" for a in mine) else task.target, show_ambiguous=True, signals_motion='STATIC', point_radius=point_radius,
             again=tuple(motions[1:]), colors=mats)
@@ -404,7 +407,7 @@ def _build_task(scene: bpy.types.Scene, collection: bpy.types.Collection, acts: 
             source.rotation_euler[2] = 0.0
 
     if len(task.losses):
-        grow = motions[0] if motions else (debut, debut + 1)
+        grow = motions[0][1:] if motions else (debut, debut + 1)
         loss.loss_plot(f"{name} Loss", plot, task.losses, collection, cap=LABEL * height, grow=grow,
                        shown=(debut, end), owner=name, mats=mats)
     for mat in mats.values():

@@ -60,7 +60,7 @@ def animated_ids() -> list[Any]:
     """Every ID with an action: objects, shape keys, materials and their node trees, curves, cameras."""
     pools = (bpy.data.objects, bpy.data.shape_keys, bpy.data.materials, bpy.data.curves,
              bpy.data.cameras, bpy.data.meshes, bpy.data.worlds)
-    found = []
+    found: list[Any] = []
     for pool in pools:
         for block in pool:
             if getattr(block, "animation_data", None) is not None and block.animation_data.action is not None:

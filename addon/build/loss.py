@@ -72,7 +72,7 @@ def loss_plot(name: str, plot: Plot, losses: np.ndarray, collection: bpy.types.C
     made.append(sized(f"{name} Title", f"{owner} loss", (plot.x, plot.y + plot.height + 0.5 * cap, 0.0), cap,
                       collection, align='LEFT', vertical='BOTTOM', mat=mats["text"]))
 
-    data: bpy.types.Curve = bpy.data.curves.new(f"{name} Curve", 'CURVE')  # type: ignore[assignment]
+    data = bpy.data.curves.new(f"{name} Curve", 'CURVE')
     data.dimensions = '3D'
     data.bevel_depth = 0.9 * line
     data.bevel_factor_mapping_end = 'SPLINE'

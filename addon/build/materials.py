@@ -80,6 +80,7 @@ def own_copy(mat: bpy.types.Material, owner: str) -> bpy.types.Material:
     copy = bpy.data.materials.get(name)
     if copy is None:
         copy = mat.copy()
+        assert copy is not None
         copy.name = name
     return copy
 

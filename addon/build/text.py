@@ -48,13 +48,17 @@ def text_object(name: str, body: str, location: Iterable[float], size: float,
     obj.location = tuple(location)
     obj[KIND] = kind
     props.object_settings(obj).role = 'LABEL'
-    return obj if collection is None else collection.objects.link(obj) or obj
+    if collection is not None:
+        collection.objects.link(obj)
+    return obj
 
 
 def sized(name: str, body: str, location: Iterable[float], cap: float,
-          collection: Optional[bpy.types.Collection], **options: str) -> bpy.types.Object:
+          collection: Optional[bpy.types.Collection], *, align: str = 'CENTER', vertical: str = 'TOP',
+          kind: str = 'LABEL', mat: Optional[bpy.types.Material] = None) -> bpy.types.Object:
     """:func:`text_object` whose capitals are ``cap`` high."""
-    return text_object(name, body, location, cap / cap_ratio(), collection, **options)  # type: ignore[arg-type]
+    return text_object(name, body, location, cap / cap_ratio(), collection, align=align, vertical=vertical,
+                       kind=kind, mat=mat)
 
 
 def width(obj: bpy.types.Object) -> float:

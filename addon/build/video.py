@@ -78,29 +78,35 @@ def _image_output(scene: bpy.types.Scene) -> None:
     settings.compression = 15  # fast to write; these files are temporary
 
 
-def render_stills(scene: bpy.types.Scene, frames: list[int], folder: str) -> dict[int, str]:
+def render_stills(scene: bpy.types.Scene, frames: list[int], folder: str, *, glimpse: int = 0) -> dict[int, str]:
     """Render each frame once to ``folder/frameNNNNN.png``; runs of consecutive frames render
-    as one animation job. Restores the scene's output settings. Returns frame → path."""
+    as one animation job. A frame seen for fewer than ``glimpse`` frames (it changes again
+    sooner, as in a motion) renders without antialiasing, about four times faster in Workbench.
+    Restores the scene's output settings. Returns frame → path."""
     render = scene.render
     settings = render.image_settings
     saved = (render.filepath, render.use_file_extension, scene.frame_start, scene.frame_end,
-             scene.frame_current, settings.file_format, getattr(settings, "media_type", None))
+             scene.frame_current, settings.file_format, getattr(settings, "media_type", None),
+             scene.display.render_aa)
     _image_output(scene)
     render.use_file_extension = True
     render.filepath = os.path.join(folder, "frame#####")
+    shown = {f: b - f for f, b in zip(frames, [*frames[1:], scene.frame_end + 1])}
     runs: list[list[int]] = []
     for frame in frames:
-        if runs and frame == runs[-1][-1] + 1:
+        if runs and frame == runs[-1][-1] + 1 and (shown[frame] < glimpse) == (shown[runs[-1][-1]] < glimpse):
             runs[-1].append(frame)
         else:
             runs.append([frame])
     try:
         for run in runs:
+            scene.display.render_aa = 'OFF' if shown[run[0]] < glimpse else saved[7]
             scene.frame_start, scene.frame_end = run[0], run[-1]
             bpy.ops.render.render(animation=True)
     finally:
         render.filepath, render.use_file_extension = saved[0], saved[1]
         scene.frame_start, scene.frame_end = saved[2], saved[3]
+        scene.display.render_aa = saved[7]
         if saved[5] == 'FFMPEG':
             video_output(scene, saved[0])
         else:
@@ -124,7 +130,7 @@ def assemble(scene: bpy.types.Scene, stills: dict[int, str], filepath: str) -> i
         edit.view_settings.view_transform = 'Standard'
         edit.frame_start, edit.frame_end = first, last
         editor = edit.sequence_editor_create()
-        strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # before Blender 4.4
+        strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # type: ignore[attr-defined]  # < 4.4
         starts = sorted(f for f in stills if first <= f <= last)
         for i, frame in enumerate(starts):
             until = starts[i + 1] if i + 1 < len(starts) else last + 1
@@ -138,10 +144,14 @@ def assemble(scene: bpy.types.Scene, stills: dict[int, str], filepath: str) -> i
     return last - first + 1
 
 
+GLIMPSE = 0.25  # seconds: a frame seen for less than this needs no antialiasing
+
+
 def render_film(scene: bpy.types.Scene, filepath: str, folder: str) -> dict[int, str]:
     """Render ``scene``'s frame range to the MP4 ``filepath``, each frame that changes
     (:func:`keys.changes`) once, as PNGs kept in ``folder``. Returns frame → PNG."""
-    stills = render_stills(scene, changes(scene.frame_start, scene.frame_end), folder)
+    glimpse = round(GLIMPSE * scene.render.fps / scene.render.fps_base)
+    stills = render_stills(scene, changes(scene.frame_start, scene.frame_end), folder, glimpse=glimpse)
     assemble(scene, stills, filepath)
     return stills
 
@@ -156,9 +166,12 @@ def tile(paths: Iterable[str], filepath: str, *, columns: int = 3, scale: float 
     tiles = []
     for path in paths:
         image = bpy.data.images.load(path)
-        if scale != 1.0:
-            image.scale(max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+        w: int
+        h: int
         w, h = image.size  # type: ignore[misc]  # stubs: bpy_prop_array is iterable
+        if scale != 1.0:
+            w, h = max(1, round(w * scale)), max(1, round(h * scale))
+            image.scale(w, h)
         pixels = np.empty(w * h * 4, dtype=np.float32)
         image.pixels.foreach_get(pixels)
         tiles.append(pixels.reshape(h, w, 4))
