@@ -423,8 +423,8 @@ class SYMBREAK_OT_animate(bpy.types.Operator):
         if target is not None and len(target) != len(p.indices):
             target = None
         done = animation.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,
-                             target=target, show_ambiguous=d.show_ambiguous,
-                             signals_motion=d.signals_motion, point_radius=d.point_radius)
+                                 target=target, show_ambiguous=d.show_ambiguous,
+                                 signals_motion=d.signals_motion, point_radius=d.point_radius)
         sc = context.scene
         sc.frame_start = min(sc.frame_start, d.frame_start)
         sc.frame_end = max(sc.frame_end, d.frame_end)
@@ -497,7 +497,7 @@ class SYMBREAK_OT_show_order_parameter(_SceneOperator):
         if found is None:
             return _fail(self, f"{src.obj.name!r} has no global order parameter: Analyze Symmetry first")
         surface = surfaces.build_order_parameter(src.obj, found, src.start,
-                                              level=context.scene.symbreak.display.signal_level)
+                                                 level=context.scene.symbreak.display.signal_level)
         self.report({'INFO'}, f"Order parameter {found.description} drawn in {surface.name!r}")
         return {'FINISHED'}
 

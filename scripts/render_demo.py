@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     timings["building"] += time.perf_counter() - start
     if args.blend is not None:
         args.blend.parent.mkdir(parents=True, exist_ok=True)
+        bpy.context.preferences.filepaths.save_version = 0  # no .blend1 next to it
         bpy.ops.wm.save_as_mainfile(filepath=str(args.blend.resolve()), copy=True)
 
     acts = [{"act": a.name, "first": a.first, "last": a.last} for a in made.acts]
