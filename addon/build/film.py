@@ -169,8 +169,10 @@ def task_boxes(tasks: list[FilmTask], acts: list[Act]) -> list[np.ndarray]:
     return boxes
 
 
-def layout(boxes: list[np.ndarray], aspect: float) -> tuple[tuple[float, float, float, float], list[loss.Plot]]:
-    """The frame ``(cx, cy, width, height)`` and a loss plot per task.
+def layout(boxes: list[np.ndarray], aspect: float,
+           levels: tuple[float, float]) -> tuple[tuple[float, float, float, float], list[loss.Plot]]:
+    """The frame ``(cx, cy, width, height)`` and a loss plot per task, spanning ``levels``
+    (log10 of the lowest and highest loss).
 
     With several tasks they stand in columns, each with its plot below; a single task stands on
     the left with its plot on the right. Tasks fill the band ``TASK_BAND`` of the frame's
@@ -194,7 +196,7 @@ def layout(boxes: list[np.ndarray], aspect: float) -> tuple[tuple[float, float, 
         for b in boxes:
             xc = 0.5 * (b[0][0] + b[1][0])  # ticks take 0.22 pitch on the left, the final loss 0.32 on the right
             plots.append(loss.Plot(xc - 0.26 * pitch, frame_top - plot_bottom * height, 0.4 * pitch,
-                                   (plot_bottom - plot_top) * height, -13.0, 1.0))
+                                   (plot_bottom - plot_top) * height, *levels))
         return (cx, cy, width, height), plots
     # one task: object on the left half, loss plot on the right
     height = max(size[1] / (bottom - top + 0.1), size[0] / (0.46 * aspect))
@@ -203,7 +205,7 @@ def layout(boxes: list[np.ndarray], aspect: float) -> tuple[tuple[float, float, 
     cx = left + 0.5 * width
     frame_top = high[1] + top * height + 0.5 * ((bottom - top + 0.1) * height - size[1])
     cy = frame_top - 0.5 * height
-    plot = loss.Plot(left + 0.64 * width, frame_top - 0.68 * height, 0.3 * width, 0.36 * height, -13.0, 1.0)
+    plot = loss.Plot(left + 0.62 * width, frame_top - 0.68 * height, 0.22 * width, 0.36 * height, *levels)
     return (cx, cy, width, height), [plot]
 
 
@@ -229,7 +231,7 @@ def _own_signal_materials(obj: bpy.types.Object, mats: dict[str, bpy.types.Mater
     obj.data.materials[1] = mats["signal negative"]
 
 
-def signal_object_copy(source: bpy.types.Object, surf: Any, name: str, collection: bpy.types.Collection,
+def _film_signals(source: bpy.types.Object, surf: Any, name: str, collection: bpy.types.Collection,
                        mats: dict[str, bpy.types.Material]) -> bpy.types.Object:
     """Signal surfaces drawn for the film only, parented to ``source``."""
     obj = bpy.data.objects.new(name, surface_mesh(name, surf))
@@ -285,9 +287,9 @@ def build(scene: bpy.types.Scene, entries: list[dict[str, Any]], tasks: list[Fil
     acts = timeline(entries, fps, [words(t) for t in tasks])
     render = scene.render
     aspect = render.resolution_x * render.pixel_aspect_x / (render.resolution_y * render.pixel_aspect_y)
-    (cx, cy, width, height), plots = layout(task_boxes(tasks, acts), aspect)
     levels = np.log10(np.concatenate([t.losses[t.losses > 0] for t in tasks] + [np.ones(1)]))
-    plots = [dataclasses.replace(p, low=math.floor(levels.min()), high=math.ceil(levels.max())) for p in plots]
+    (cx, cy, width, height), plots = layout(task_boxes(tasks, acts), aspect,
+                                            (math.floor(levels.min()), math.ceil(levels.max())))
     top_camera(scene, (cx, cy), width)
     width, height = frame_size(scene)
     frame_top = cy + 0.5 * height
@@ -384,7 +386,7 @@ def _build_task(scene: bpy.types.Scene, collection: bpy.types.Collection, acts: 
             inset_radius = 0.4 * (box[:, 1].max() - box[:, 1].min())
             centre = np.array([box[:, 0].max() + 1.2 * inset_radius, p.start[corner][1] - 0.6 * inset_radius, 0.0])
             zoomed, tips = _inset(task, corner, centre, inset_radius)
-            lens = signal_object_copy(source, zoomed, f"{name} Zoom", collection, mats)
+            lens = _film_signals(source, zoomed, f"{name} Zoom", collection, mats)
             key_visible(lens, [(act.first, act.last)])
             towards = centre - p.start[corner]
             towards /= np.linalg.norm(towards)
