@@ -194,6 +194,36 @@ def test_render_video_makes_a_short_film_of_the_active_object(symbreak, tmp_path
     assert any(o.name.startswith("Task 2 Loss Curve") for o in bpy.data.objects)
 
 
+
+def test_render_panel_offers_the_film_and_the_scene_as_it_is(symbreak):
+    from types import SimpleNamespace
+
+    from symbreak.addon import panel
+
+    buttons = []
+
+    class Layout:
+        def operator(self, idname, **_):
+            buttons.append(SimpleNamespace(idname=idname))
+            return buttons[-1]
+
+        def __getattr__(self, name):  # row, column, prop, ...
+            return lambda *args, **kwargs: self
+
+    panel.SYMBREAK_PT_render.draw(SimpleNamespace(layout=Layout()), bpy.context)
+    assert sorted((b.idname, b.film) for b in buttons) == [("symbreak.render_video", False),
+                                                          ("symbreak.render_video", True)]
+
+
+def test_4k_preset_renders_at_3840_by_2160(symbreak, tmp_path):
+    from symbreak.addon.build import video
+
+    scene = bpy.context.scene
+    settings = scene.symbreak.render
+    settings.resolution = '3840x2160'
+    video.configure(scene, settings, str(tmp_path / "film.mp4"))
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (3840, 2160)
+
 def test_small_render_has_every_frame_and_its_blend_renders_without_the_addon(tmp_path):
     out, blend = tmp_path / "film.mp4", tmp_path / "film.blend"
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_demo.py"), "--out", str(out),
