@@ -86,7 +86,9 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
         ghost_end = ghost_start + np.concatenate([np.asarray(p.peaks[i]).reshape(-1, 3) for i in amb])
         ghosts = attach(_moving_points(f"{source.name} Tied Peaks", ghost_start, ghost_end), source, 'GHOSTS')
         show_as_points(ghosts, point_radius * 0.8, 'ghost', colors.get('ghost'))
-        key_motion(ghosts.data.shape_keys.key_blocks[MOTION_KEY], frame_start, frame_end, easing, again=again)
+        ghost_keys = mesh.mesh_data(ghosts).shape_keys
+        assert ghost_keys is not None  # made with a motion key
+        key_motion(ghost_keys.key_blocks[MOTION_KEY], frame_start, frame_end, easing, again=again)
         result["ghosts"] = len(ghost_start)
 
     remove_object(child(source, 'TARGET'))
@@ -99,7 +101,7 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
     signals_obj = child(source, 'SIGNALS')
     if signals_obj is not None and signals_motion != 'STATIC':
         per = int(signals_obj.get(SURFACE_VERTICES, 0))
-        if per and len(signals_obj.data.vertices) == per * len(p.indices):
+        if per and len(mesh.mesh_data(signals_obj).vertices) == per * len(p.indices):
             here = mesh.positions(mesh.mesh_data(signals_obj)).reshape(len(p.indices), per, 3)
             shift = np.where(moving[:, None], p.displacements, 0.0)
             if signals_motion == 'FOLLOW':

@@ -60,10 +60,12 @@ def top_camera(scene: bpy.types.Scene, center: Iterable[float], width: float, *,
 
 def frame_size(scene: bpy.types.Scene) -> tuple[float, float]:
     """The camera's frame ``(width, height)`` in world units."""
-    cam = scene.camera
+    camera = scene.camera
+    if camera is None or not isinstance(camera.data, bpy.types.Camera):
+        raise RuntimeError(f"Scene {scene.name!r} has no camera")
     render = scene.render
     aspect = render.resolution_x * render.pixel_aspect_x / (render.resolution_y * render.pixel_aspect_y)
-    scale = cam.data.ortho_scale
+    scale = camera.data.ortho_scale
     return (scale, scale / aspect) if aspect >= 1 else (scale * aspect, scale)
 
 

@@ -228,8 +228,8 @@ def _materials(task_name: str) -> dict[str, bpy.types.Material]:
 
 def _own_signal_materials(obj: bpy.types.Object, mats: dict[str, bpy.types.Material]) -> None:
     """Give a signal mesh the task's copies, slot by slot (clearing the slots would renumber faces)."""
-    obj.data.materials[0] = mats["signal"]
-    obj.data.materials[1] = mats["signal negative"]
+    materials = mesh.mesh_data(obj).materials
+    materials[0], materials[1] = mats["signal"], mats["signal negative"]
 
 
 def _film_signals(source: bpy.types.Object, surf: api.Surfaces, name: str, collection: bpy.types.Collection,
@@ -419,15 +419,15 @@ def _build_task(scene: bpy.types.Scene, collection: bpy.types.Collection, acts: 
 
 def _fit(texts: list[bpy.types.Object], width: float) -> None:
     """Break the lines of texts wider than ``width`` at spaces, so that each fits, keeping their size."""
-    bpy.context.view_layer.update()
+    text.update()
     wide = [obj for obj in texts if obj.dimensions[0] > width]
     for obj in wide:
-        body = obj.data.body
-        longest = max(len(line) for line in body.split("\n"))
+        data = text.text_data(obj)
+        longest = max(len(line) for line in data.body.split("\n"))
         columns = max(8, int(longest * width / obj.dimensions[0]))
-        obj.data.body = "\n".join(textwrap.fill(line, columns) for line in body.split("\n"))
+        data.body = "\n".join(textwrap.fill(line, columns) for line in data.body.split("\n"))
     if wide:
-        bpy.context.view_layer.update()
+        text.update()
 
 
 def _legend(collection: bpy.types.Collection, at: tuple[float, float], cap: float,
@@ -442,7 +442,7 @@ def _legend(collection: bpy.types.Collection, at: tuple[float, float], cap: floa
         obj = text.sized(f"Legend {word}", word, (0.0, at[1], 0.0), cap, collection, align='LEFT',
                          vertical='CENTER', kind='LABEL')
         texts.append(obj)
-    bpy.context.view_layer.update()
+    text.update()
     widths = [float(o.dimensions[0]) for o in texts]
     swatch, gap = 1.4 * cap, 1.6 * cap
     total = sum(swatch + 0.5 * cap + w for w in widths) + gap * (len(texts) - 1)

@@ -63,7 +63,8 @@ def animated_ids() -> list[Any]:
     found: list[Any] = []
     for pool in pools:
         for block in pool:
-            if getattr(block, "animation_data", None) is not None and block.animation_data.action is not None:
+            anim = getattr(block, "animation_data", None)
+            if anim is not None and anim.action is not None:
                 found.append(block)
         if pool is bpy.data.materials:
             found += [m.node_tree for m in pool if m.node_tree is not None and m.node_tree.animation_data

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import bpy
 
+from .. import mesh
 from .materials import material
 
 POINTS_GROUP = "SymBreak Points"
@@ -21,10 +22,12 @@ def points_node_group() -> bpy.types.NodeTree:
     if group is None:
         raise RuntimeError(f"Could not create the node group {POINTS_GROUP!r}")
     face = group.interface
+    if face is None:
+        raise RuntimeError(f"The node group {POINTS_GROUP!r} has no interface")
     # The stubs only allow socket_type='DEFAULT'; any socket type name is valid.
     face.new_socket("Geometry", in_out='INPUT', socket_type='NodeSocketGeometry')  # type: ignore[arg-type]
     radius_socket = face.new_socket("Radius", in_out='INPUT', socket_type='NodeSocketFloat')  # type: ignore[arg-type]
-    radius_socket.default_value = 0.06
+    radius_socket.default_value = 0.06  # type: ignore[attr-defined]  # stubs: base socket
     face.new_socket("Material", in_out='INPUT', socket_type='NodeSocketMaterial')  # type: ignore[arg-type]
     face.new_socket("Geometry", in_out='OUTPUT', socket_type='NodeSocketGeometry')  # type: ignore[arg-type]
     nodes, links = group.nodes, group.links
@@ -77,11 +80,12 @@ def show_as_points(obj: bpy.types.Object, radius: float, kind: str,
     if modifier is None:
         raise RuntimeError(f"Could not add a Geometry Nodes modifier to {obj.name!r}")
     modifier.node_group = group  # type: ignore[attr-defined]  # stubs: base Modifier
-    sockets = {item.name: item.identifier for item in group.interface.items_tree
-               if getattr(item, "in_out", None) == 'INPUT'}
+    sockets = {item.name: item.identifier for item in group.interface.items_tree  # type: ignore[union-attr]
+               if getattr(item, "in_out", None) == 'INPUT'}  # interface made above; stubs: base item
     modifier[sockets["Radius"]] = float(radius)
     mat = mat or material(kind)
     modifier[sockets["Material"]] = mat
-    obj.data.materials.clear()
-    obj.data.materials.append(mat)
+    materials = mesh.mesh_data(obj).materials
+    materials.clear()
+    materials.append(mat)
     return modifier

@@ -18,14 +18,30 @@ from .materials import material
 KIND = "symbreak_text"
 
 
+def text_data(obj: bpy.types.Object) -> bpy.types.TextCurve:
+    """``obj.data`` of a text object, which the stubs type as any object data or None."""
+    return obj.data  # type: ignore[return-value]  # callers pass text objects
+
+
+def update() -> None:
+    """Bring the objects' evaluated dimensions up to date."""
+    view_layer = bpy.context.view_layer
+    if view_layer is None:
+        raise RuntimeError("No view layer to measure texts in")
+    view_layer.update()
+
+
 @functools.cache
 def cap_ratio() -> float:
     """Cap height of Blender's built-in font per unit of text size (about 0.68)."""
     curve: bpy.types.TextCurve = bpy.data.curves.new("SymBreak Cap", 'FONT')  # type: ignore[assignment]
     curve.body, curve.size = "H", 1.0
     obj = bpy.data.objects.new("SymBreak Cap", curve)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.update()
+    scene = bpy.context.scene
+    if scene is None:
+        raise RuntimeError("No scene to measure the font in")
+    scene.collection.objects.link(obj)
+    update()
     ratio = float(obj.dimensions[1])
     bpy.data.objects.remove(obj)
     bpy.data.curves.remove(curve)
@@ -63,5 +79,5 @@ def sized(name: str, body: str, location: Iterable[float], cap: float,
 
 def width(obj: bpy.types.Object) -> float:
     """A text's width in its own units, once the view layer is up to date."""
-    bpy.context.view_layer.update()
+    update()
     return float(obj.dimensions[0])

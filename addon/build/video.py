@@ -38,17 +38,19 @@ def configure(scene: bpy.types.Scene, settings: Any, filepath: str) -> None:
     render.fps, render.fps_base = int(settings.fps), 1.0
     if settings.duration > 0:
         scene.frame_end = scene.frame_start + max(1, round(settings.duration * render.fps)) - 1
-    shading = scene.display.shading
+    display, eevee, view = scene.display, scene.eevee, scene.view_settings
+    assert display is not None and display.shading is not None and eevee is not None and view is not None
+    shading = display.shading
     shading.light = 'FLAT'  # a diagram seen from above: colours exactly as chosen
     shading.color_type = 'MATERIAL'
     shading.show_object_outline = False
-    scene.display.render_aa = '5'
+    display.render_aa = '5'
     if render.engine == 'CYCLES':
         scene.cycles.samples = settings.samples
         scene.cycles.device = 'CPU'
     elif render.engine != 'BLENDER_WORKBENCH':
-        scene.eevee.taa_render_samples = settings.samples
-    scene.view_settings.view_transform = 'Standard'
+        eevee.taa_render_samples = settings.samples
+    view.view_transform = 'Standard'  # type: ignore[assignment]  # stubs list only 'NONE'
     render.film_transparent = False
     video_output(scene, filepath)
 
@@ -60,6 +62,7 @@ def video_output(scene: bpy.types.Scene, filepath: str) -> None:
         settings.media_type = 'VIDEO'
     settings.file_format = 'FFMPEG'
     ffmpeg = scene.render.ffmpeg
+    assert ffmpeg is not None  # every scene's render settings have one
     ffmpeg.format = 'MPEG4'
     ffmpeg.codec = 'H264'
     ffmpeg.constant_rate_factor = 'HIGH'
@@ -83,11 +86,12 @@ def render_stills(scene: bpy.types.Scene, frames: list[int], folder: str, *, gli
     as one animation job. A frame seen for fewer than ``glimpse`` frames (it changes again
     sooner, as in a motion) renders without antialiasing, about four times faster in Workbench.
     Restores the scene's output settings. Returns frame → path."""
-    render = scene.render
+    render, display = scene.render, scene.display
+    assert display is not None  # every scene has one
     settings = render.image_settings
     saved = (render.filepath, render.use_file_extension, scene.frame_start, scene.frame_end,
              scene.frame_current, settings.file_format, getattr(settings, "media_type", None),
-             scene.display.render_aa)
+             display.render_aa)
     _image_output(scene)
     render.use_file_extension = True
     render.filepath = os.path.join(folder, "frame#####")
@@ -100,13 +104,13 @@ def render_stills(scene: bpy.types.Scene, frames: list[int], folder: str, *, gli
             runs.append([frame])
     try:
         for run in runs:
-            scene.display.render_aa = 'OFF' if shown[run[0]] < glimpse else saved[7]
+            display.render_aa = 'OFF' if shown[run[0]] < glimpse else saved[7]
             scene.frame_start, scene.frame_end = run[0], run[-1]
             bpy.ops.render.render(animation=True)
     finally:
         render.filepath, render.use_file_extension = saved[0], saved[1]
         scene.frame_start, scene.frame_end = saved[2], saved[3]
-        scene.display.render_aa = saved[7]
+        display.render_aa = saved[7]
         if saved[5] == 'FFMPEG':
             video_output(scene, saved[0])
         else:
@@ -127,7 +131,8 @@ def assemble(scene: bpy.types.Scene, stills: dict[int, str], filepath: str) -> i
         r, source = edit.render, scene.render
         r.resolution_x, r.resolution_y, r.resolution_percentage = source.resolution_x, source.resolution_y, 100
         r.fps, r.fps_base = source.fps, source.fps_base
-        edit.view_settings.view_transform = 'Standard'
+        assert edit.view_settings is not None  # every scene has them
+        edit.view_settings.view_transform = 'Standard'  # type: ignore[assignment]  # stubs list only 'NONE'
         edit.frame_start, edit.frame_end = first, last
         editor = edit.sequence_editor_create()
         strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # type: ignore[attr-defined]  # < 4.4
