@@ -7,7 +7,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	$(PYTHON) scripts/render_demo.py --out out/symmetry_breaking.mp4
+	$(PYTHON) scripts/render_demo.py --out out/symmetry_breaking.mp4 --blend out/symmetry_breaking.blend
 
 test: setup
 	$(PYTHON) -m pytest

@@ -288,7 +288,11 @@ class SYMBREAK_PT_render(SymBreakSubPanel, bpy.types.Panel):
         if r.engine != 'WORKBENCH':
             col.prop(r, "samples")
         col.prop(r, "filepath", text="")
-        self.layout.operator("symbreak.render_video", icon='RENDER_ANIMATION')
+        row = self.layout.row(align=True)
+        film = row.operator("symbreak.render_video", text="Render Film", icon='RENDER_ANIMATION')
+        as_it_is = row.operator("symbreak.render_video", text="Render Scene", icon='SCENE_DATA')
+        if film is not None and as_it_is is not None:  # Render Video's option, one button each
+            film.film, as_it_is.film = True, False
 
 
 CLASSES = [

@@ -91,7 +91,8 @@ class SymBreakRender(bpy.types.PropertyGroup):
     resolution: EnumProperty(
         name="Resolution",
         items=[('1280x720', "720p", "1280×720"), ('1920x1080', "1080p", "1920×1080"),
-               ('640x360', "360p", "640×360"), ('SCENE', "Scene", "Keep the scene's resolution")],
+               ('3840x2160', "4K", "3840×2160"), ('640x360', "360p", "640×360"),
+               ('SCENE', "Scene", "Keep the scene's resolution")],
         default='1280x720')
     fps: EnumProperty(
         name="Frame Rate",

@@ -129,9 +129,9 @@ def expect_cancelled(op, match, **kwargs):
 
 
 def fcurves(id_data):
-    from symbreak.addon.scene import _fcurves
+    from symbreak.addon.build.keys import fcurves
 
-    return _fcurves(id_data)
+    return fcurves(id_data)
 
 
 class Layout:

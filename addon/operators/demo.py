@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import bpy
 
-from .. import props, scene
+from .. import props
+from ..build import seed
 from .base import Result, fail
 
 
@@ -24,7 +25,7 @@ class SYMBREAK_OT_add_seed_demo(bpy.types.Operator):
         sc, view_layer = context.scene, context.view_layer
         if sc is None or view_layer is None:
             return fail(self, "No scene to add the demo to")
-        made = scene.add_seed_demo(sc, point_radius=props.scene_settings(sc).display.point_radius)
+        made = seed.add_seed_demo(sc, point_radius=props.scene_settings(sc).display.point_radius)
         for obj in view_layer.objects:
             obj.select_set(False)
         made[0].select_set(True)

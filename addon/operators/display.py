@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import bpy
 
-from .. import inputs, mesh, props, scene, storage
+from .. import inputs, mesh, props, storage
+from ..build import animation, surfaces
 from .base import Result, SceneOperator, fail
 
 
@@ -22,7 +23,7 @@ class SYMBREAK_OT_show_signals(SceneOperator):
             inputs.check_editable(obj)
             inputs.check_surface_size(len(p.indices), d.signal_level)
             scale = inputs.finite_setting("Signal Scale", d.signal_scale)
-            signals_obj = scene.build_signals(obj, p, scale=scale, level=d.signal_level)
+            signals_obj = surfaces.build_signals(obj, p, scale=scale, level=d.signal_level)
         except ValueError as error:
             return fail(self, str(error))
         self.report({'INFO'}, f"{len(p.indices)} signal surfaces, {len(mesh.mesh_data(signals_obj).vertices)} "
@@ -58,9 +59,9 @@ class SYMBREAK_OT_animate(SceneOperator):
             return fail(self, f"End frame ({d.frame_end}) must come after start frame ({d.frame_start})")
         if target is not None and len(target) != len(p.indices):
             target = None
-        done = scene.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,
-                             target=target, show_ambiguous=d.show_ambiguous,
-                             signals_motion=d.signals_motion, point_radius=point_radius)
+        done = animation.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,
+                                 target=target, show_ambiguous=d.show_ambiguous,
+                                 signals_motion=d.signals_motion, point_radius=point_radius)
         sc.frame_start = min(sc.frame_start, d.frame_start)
         sc.frame_end = max(sc.frame_end, d.frame_end)
         ghosts = f", {done['ghosts']} ghosts for tied peaks" if done["ghosts"] else ""

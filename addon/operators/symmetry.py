@@ -9,7 +9,8 @@ from typing import Any, Optional
 import bpy
 
 from ...engine import api
-from .. import inputs, jobs, props, scene, storage
+from .. import inputs, jobs, props, storage
+from ..build import surfaces
 from .base import BackgroundOperator, Result, SceneOperator, fail
 
 # Learn Order Parameter's steps: the engine's default, which its penalty ramp is tuned for.
@@ -132,8 +133,8 @@ class SYMBREAK_OT_show_order_parameter(SceneOperator):
             return fail(self, str(error))
         if found is None:
             return fail(self, f"{src.obj.name!r} has no global order parameter: Analyze Symmetry first")
-        surface = scene.build_order_parameter(src.obj, found, src.start,
-                                              level=props.settings(context).display.signal_level)
+        surface = surfaces.build_order_parameter(src.obj, found, src.start,
+                                                 level=props.settings(context).display.signal_level)
         self.report({'INFO'}, f"Order parameter {found.description} drawn in {surface.name!r}")
         return {'FINISHED'}
 
