@@ -105,8 +105,8 @@ def measure_show_signals(n: int, level: int) -> dict:
     from render_demo import load_addon
 
     load_addon().register()
-    from symbreak.addon import mesh, state
-    from symbreak.engine.signals import encode
+    from symbreak.addon import mesh, storage
+    from symbreak.engine.api import encode
 
     rng = np.random.default_rng(0)
     points = rng.uniform(0.0, 10.0, size=(n, 3))
@@ -114,9 +114,10 @@ def measure_show_signals(n: int, level: int) -> dict:
     obj = bpy.data.objects.new("Points", mesh.new_mesh("Points", points))
     bpy.context.scene.collection.objects.link(obj)
     bpy.context.view_layer.objects.active = obj
-    state.store_prediction(obj, state.StoredPrediction(
+    storage.store_prediction(obj, storage.StoredPrediction(
         indices=np.arange(n), start=points, displacements=displacements, signals=encode(displacements),
-        ambiguous=np.zeros(n, dtype=bool), peaks=list(displacements[:, None, :])))
+        ambiguous=np.zeros(n, dtype=bool), peaks=list(displacements[:, None, :]), vertex_count=n,
+        fingerprint=mesh.fingerprint(points)))
     bpy.context.scene.symbreak.display.signal_level = level
     began = time.perf_counter()
     if bpy.ops.symbreak.show_signals() != {'FINISHED'}:
