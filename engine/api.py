@@ -10,6 +10,11 @@ Bad input raises ``ValueError`` with one sentence fit to show a person. Long cal
 ``progress`` and ``cancel`` callbacks: ``cancel()`` is polled between steps and, when it returns
 true, :class:`Cancelled` is raised.
 
+Imports: the first call that needs torch imports the engine's torch side under one lock, so a
+call from one thread never sees the half-imported modules of a :func:`load` running in another
+(torch and e3nn fail with errors such as "partially initialized module" when two threads import
+them at once).
+
 Threads: torch's intra-op thread count is global to the process. :func:`load` can fix it once;
 :func:`train` and :func:`learn_order_parameter` run small graphs (at most 4,096 edges) on one
 thread and restore the count after. Call the engine from one thread at a time.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 from typing import Callable
 
 import numpy as np
@@ -45,6 +51,21 @@ Cancel = Callable[[], bool]
 
 DTYPES = ("float32", "float64")
 
+_IMPORTING = threading.Lock()
+
+
+def _import_torch_side() -> None:
+    """Import torch, e3nn, scipy and the engine modules built on them, one thread at a time."""
+    with _IMPORTING:
+        try:
+            import e3nn  # noqa: F401
+            import scipy.spatial  # noqa: F401  (graphs and point groups)
+            import torch  # noqa: F401
+            from e3nn import io, nn, o3  # noqa: F401  (e3nn's subpackages load on demand)
+        except ImportError as error:
+            raise EngineUnavailable(f"The SymBreak engine needs torch, e3nn and scipy: {error}") from None
+        from . import checkpoint, prediction, signals, symmetry, training  # noqa: F401
+
 
 def load(threads: int | None = None) -> EngineInfo:
     """Import torch, e3nn and scipy (seconds, the first time), and say what was loaded.
@@ -52,13 +73,10 @@ def load(threads: int | None = None) -> EngineInfo:
     ``threads`` fixes torch's intra-op thread count for the process (None keeps torch's choice).
     Raises :class:`EngineUnavailable` naming what cannot be imported.
     """
-    try:
-        import e3nn
-        import scipy.spatial  # noqa: F401  (graphs and point groups)
-        import torch
-        from e3nn import io, nn, o3  # noqa: F401  (e3nn's subpackages load on demand)
-    except ImportError as error:
-        raise EngineUnavailable(f"The SymBreak engine needs torch, e3nn and scipy: {error}") from None
+    _import_torch_side()
+    import e3nn
+    import torch
+
     from . import threads as thread_policy
 
     count = thread_policy.set_threads(threads)
@@ -98,6 +116,7 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, lma
     ``warning`` ("" when the target is learnable with that input, else how to fix it).
     ``progress(step, 2)`` is called after the group and after the order parameters.
     """
+    _import_torch_side()
     from . import symmetry
 
     x0, x1 = check_pair(start, target)
@@ -133,6 +152,7 @@ def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter
     _check_iterations(iterations)
     if not (isinstance(lr, numbers.Real) and lr > 0):
         raise ValueError(f"The learning rate must be positive, got {lr}")
+    _import_torch_side()
     from . import checkpoint, training
     from .features import Features
 
@@ -153,6 +173,7 @@ def predict(model: bytes, positions, *, order_parameter: OrderParameter | None =
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     positions = _check_points(positions, "positions")
+    _import_torch_side()
     from . import checkpoint
     from .prediction import predict as run_network
 
@@ -174,6 +195,7 @@ def learn_order_parameter(start, target, *, config: ModelConfig, iterations: int
     or with ``per_point`` one per point); ``progress(iteration, loss)`` follows each step."""
     x0, x1 = _check_problem(start, target, config)
     _check_iterations(iterations)
+    _import_torch_side()
     from . import training
 
     return training.learn_order_parameter(x0, x1, config=config, iterations=int(iterations), seed=seed,
@@ -201,6 +223,7 @@ def signal_surfaces(signals, centers, *, scale: float = 1.0, level: int = 3) -> 
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"The surface scale must be positive, got {scale}")
     sphere_vertex_count(level)
+    _import_torch_side()
     from . import signals as signal_maths
 
     return signal_maths.surfaces(values, centres, scale=scale, level=level)
@@ -210,6 +233,7 @@ def model_summary(model: bytes) -> dict:
     """What a checkpoint holds, after validating it: ``config`` (a dict), ``irreps_in`` and
     ``features_irreps``, and its number of weights. ``CheckpointError`` (a ``ValueError``)
     for anything that is not a SymBreak model."""
+    _import_torch_side()
     from . import checkpoint
 
     network, features = checkpoint.from_bytes(model)
@@ -225,6 +249,7 @@ def encode(displacements, lmax: int = 5) -> np.ndarray:
         raise ValueError(f"Displacements must be finite and of shape (N, 3), got {d.shape}")
     if not (isinstance(lmax, int) and 0 <= lmax <= 10):
         raise ValueError(f"lmax must be a whole number in 0..10, got {lmax}")
+    _import_torch_side()
     from . import signals
 
     return signals.encode(d, lmax=lmax)

@@ -171,3 +171,15 @@ def test_load_without_e3nn_says_what_is_missing():
             "    assert isinstance(error, ImportError) and 'e3nn' in str(error), error; print('refused')")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "refused", run.stderr
+
+
+def test_calls_while_loading_in_another_thread():
+    """A call on one thread while load() imports torch on another (the add-on loads the engine in
+    the background when it is enabled) waits for the imports instead of seeing half-imported ones."""
+    code = ("import threading, numpy as np, engine.api as api\n"
+            "loading = threading.Thread(target=api.load); loading.start()\n"
+            "signals = api.encode(np.array([[1.0, 0.0, 0.0]]))\n"
+            "loading.join(); print(signals.shape)")
+    for _ in range(3):  # the race shows in most fresh processes, not in all
+        run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and run.stdout.strip() == "(1, 36)", run.stderr[-2000:]
