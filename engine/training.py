@@ -20,7 +20,7 @@ from e3nn import o3
 from torch.optim.adam import adam
 
 from . import signals
-from .geometry import check_graph_size
+from .geometry import MAX_TRAINING_EDGES, check_graph
 from .model import ModelConfig, Network, hidden_irreps
 
 __all__ = ["Features", "Prediction", "TrainResult", "TrainingCancelled", "TrainingDiverged",
@@ -55,9 +55,12 @@ class TrainingDiverged(ValueError):
 def check_points(points, name: str = "points") -> np.ndarray:
     """``(N, 3)`` finite float64 array with :math:`N \\ge 2`, or ``ValueError`` saying what is wrong."""
     try:
-        array = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numbers of shape (N, 3): {error}") from None
+        array = np.asarray(points)
+        if array.dtype.kind == "c":
+            raise ValueError("complex numbers are not coordinates")
+        array = array.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"{name} must be real numbers of shape (N, 3): {error}") from None
     if array.ndim != 2 or array.shape[1] != 3:
         raise ValueError(f"{name} must have shape (N, 3), got {array.shape}")
     if len(array) < 2:
@@ -146,6 +149,9 @@ def _targets(config: ModelConfig, displacements: np.ndarray) -> np.ndarray:
 
 
 def _decoded(config: ModelConfig, start: np.ndarray, output: np.ndarray) -> Prediction:
+    if not np.isfinite(output).all():
+        raise ValueError(f"The network's output is not finite at {int((~np.isfinite(output)).any(axis=1).sum())} "
+                         f"of {len(output)} points: the model is damaged or its weights overflow on these points")
     if config.output == "signal":
         peaks = signals.decode(output)
         displacements, ambiguous, tied = peaks.displacements, peaks.ambiguous, peaks.peaks
@@ -163,7 +169,7 @@ def check_problem(start, target, config: ModelConfig, features: Features | None 
     features = features or Features.scalar(len(start))
     if len(features) != len(start):
         raise ValueError(f"features are given for {len(features)} points, but there are {len(start)}")
-    check_graph_size(len(start), config.radius)
+    check_graph(start, config.radius, MAX_TRAINING_EDGES)
     return start, target, features
 
 
