@@ -11,10 +11,11 @@ spherical harmonics with y as the polar axis, irreps ``(l, (-1)**l)``.
 
 from ._analyze import analyze
 from ._curie import CurieReport, curie_check
-from ._groups import PointGroup, point_group
+from ._groups import AnalysisCancelled, PointGroup, point_group
 from ._order_parameter import OrderParameter, order_parameter, point_order_parameter
 
 __all__ = [
+    "AnalysisCancelled",
     "PointGroup",
     "CurieReport",
     "OrderParameter",

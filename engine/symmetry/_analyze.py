@@ -4,17 +4,18 @@ from ._curie import _start_and_target, curie_check
 from ._order_parameter import _global_order_parameter, _point_order_parameter
 
 
-def analyze(start, target, types=None, *, lmax=5, tolerance=1e-3):
+def analyze(start, target, types=None, *, lmax=5, tolerance=1e-3, progress=None, cancel=None):
     """Curie check and order parameters, as a JSON-ready dict.
 
     Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
     group), ``learnable``, ``broken_operations`` (count; None when the start's group is infinite,
     C∞v or D∞h), ``order_parameter`` and
     ``point_order_parameter`` (``{l, parity, coefficients, description}`` or None) and a
-    one-sentence ``verdict``.
+    one-sentence ``verdict``. ``progress(done, total)`` and ``cancel()`` work as in
+    `point_group` (`AnalysisCancelled` when cancelled), so the analysis can run off the UI thread.
     """
     x0, x1 = _start_and_target(start, target)
-    report = curie_check(x0, x1, types, tolerance=tolerance)
+    report = curie_check(x0, x1, types, tolerance=tolerance, progress=progress, cancel=cancel)
     G, H = report.start_group, report.kept
     found = point = None
     if not report.learnable:

@@ -42,7 +42,7 @@ class CurieReport:
         return len(self.broken) == 0
 
 
-def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3):
+def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3, progress=None, cancel=None):
     """Subgroup of the start's symmetry that the displacement :math:`d = x^{target} - x^{start}` keeps.
 
     An operation :math:`(R, \\pi)` of the start is kept when
@@ -64,6 +64,8 @@ def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3):
         :math:`D^l(R) c_i = c_{\\pi(i)}` for every block.
     tolerance : float
         relative tolerance :math:`\\epsilon`.
+    progress, cancel : callable, optional
+        see `point_group`.
 
     Returns
     -------
@@ -78,7 +80,7 @@ def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3):
     (False, 'D2h')
     """
     x0, x1 = _start_and_target(start, target)
-    group = point_group(x0, types, tolerance=tolerance)
+    group = point_group(x0, types, tolerance=tolerance, progress=progress, cancel=cancel)
     blocks = _blocks(feature, len(x0))
     d = x1 - x0
     if group.infinite:
