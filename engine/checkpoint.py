@@ -24,8 +24,9 @@ import zlib
 import numpy as np
 import torch
 
-from .model import ModelConfig, Network
-from .training import Features
+from .config import ModelConfig
+from .features import Features
+from .network import Network
 
 __all__ = ["CheckpointError", "to_bytes", "from_bytes", "to_text", "from_text", "save", "load"]
 

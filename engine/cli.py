@@ -13,6 +13,8 @@ import sys
 
 import numpy as np
 
+from . import api
+
 __all__ = ["main"]
 
 
@@ -41,8 +43,6 @@ def read_points(path: str) -> np.ndarray:
     not objects) of shape ``(N, 3)`` with :math:`N \\le` :data:`MAX_FILE_POINTS` that the file
     really holds. Anything unreadable raises :class:`InputError` with one line.
     """
-    from .training import check_points
-
     name = shown(path)
     if not os.path.isfile(path):
         raise InputError(f"{name}: no such file")
@@ -64,7 +64,7 @@ def read_points(path: str) -> np.ndarray:
         detail = shown(str(error) or type(error).__name__)[:200]
         raise InputError(f"{name}: cannot read points ({detail})") from None
     try:
-        return check_points(points, name)
+        return api.check_points(points, name)
     except (ValueError, OverflowError, RecursionError) as error:
         raise InputError(shown(str(error))[:300]) from None
 
@@ -102,32 +102,31 @@ def _progress(total: int):
 
 
 def _train(args) -> dict:
-    from . import TASKS, Features, ModelConfig, train
-
     if args.task:
         if args.start or args.target:
             raise InputError("give either --task or --start and --target, not both")
-        if args.task not in TASKS:
-            raise InputError(f"unknown task {args.task!r}; choose from {', '.join(TASKS)}")
-        task = TASKS[args.task]
-        name, start, target, features = task.name, task.start, task.target, task.features
+        if args.task not in api.TASKS:
+            raise InputError(f"unknown task {args.task!r}; choose from {', '.join(api.TASKS)}")
+        task = api.TASKS[args.task]
+        name, start, target, order_parameter = task.name, task.start, task.target, task.order_parameter
     else:
         if not (args.start and args.target):
             raise InputError("give --task NAME, or both --start and --target")
         start, target = read_points(args.start), read_points(args.target)
-        name, features = "custom", Features.scalar(len(start))
-    config = ModelConfig(lmax=args.lmax, radius=args.radius, output=args.output)
+        name, order_parameter = "custom", None
+    config = api.ModelConfig(lmax=args.lmax, radius=args.radius, output=args.output)
     breaking = None
     if args.breaking != "none":
-        features, breaking = _breaking_features(args.breaking, start, target, features, config, args)
-    result = train(start, target, config=config, features=features, iterations=args.iterations, lr=args.lr,
-                   seed=args.seed, progress=_progress(args.iterations))
+        order_parameter, breaking = _breaking_input(args.breaking, start, target, order_parameter, config, args)
+    trained = api.train(start, target, config=config, order_parameter=order_parameter, iterations=args.iterations,
+                        lr=args.lr, seed=args.seed, progress=_progress(args.iterations))
+    result = trained.prediction
     return {
         "task": name,
-        "iterations": len(result.loss_history),
-        "final_loss": result.final_loss,
-        "loss_history": result.loss_history.tolist(),
-        "seconds": result.seconds,
+        "iterations": len(trained.loss_history),
+        "final_loss": trained.final_loss,
+        "loss_history": trained.loss_history.tolist(),
+        "seconds": trained.seconds,
         "start": start.tolist(),
         "target": target.tolist(),
         "predicted": result.predicted.tolist(),
@@ -135,37 +134,33 @@ def _train(args) -> dict:
         "ambiguous": result.ambiguous.tolist(),
         "peaks": [p.tolist() for p in result.peaks],
         "max_position_error": float(np.linalg.norm(result.predicted - target, axis=1).max()),
-        "features": features.irreps,
+        "features": api.model_summary(trained.model)["features_irreps"],
         "order_parameter": breaking,
     }
 
 
-def _breaking_features(mode, start, target, features, config, args):
-    """Input features with an order parameter found by group theory (``auto``) or by gradient
-    descent (``learned``), and what was found, for the JSON output."""
-    from . import Features, symmetry
-    from .training import learn_order_parameter
-
+def _breaking_input(mode, start, target, order_parameter, config, args):
+    """The order parameter found by group theory (``auto``) or by gradient descent
+    (``learned``), and what was found, for the JSON output."""
     if mode == "auto":
-        found = symmetry.order_parameter(start, target, lmax=config.lmax)
+        record = api.analyze(start, target, lmax=config.lmax)
+        found = record["order_parameter"]
+        if record["learnable"]:
+            return order_parameter, {"mode": mode, "description": "none needed: the target is learnable"}
         if found is None:
-            return features, {"mode": mode, "l": None, "description": "none needed: the target is learnable"}
-        print(f"order parameter: {found.description}", file=sys.stderr)
-        return (Features.with_global(len(start), found.l, found.coefficients),
-                {"mode": mode, "l": found.l, "parity": found.parity, "description": found.description})
-    learned = learn_order_parameter(start, target, config=config, seed=args.seed)
-    norms = ", ".join(f"L={l}: {norm:.2f}" for l, norm in learned.norms.items())
-    print(f"learned order parameter, norm per degree: {norms}", file=sys.stderr)
-    return learned.features, {"mode": mode, "norms": {str(l): n for l, n in learned.norms.items()}}
+            raise InputError(f"no global order parameter up to L={config.lmax} makes the target learnable")
+        print(f"order parameter: {found['description']}", file=sys.stderr)
+        return api.OrderParameter.from_dict(found), {"mode": mode, **found}
+    learned = api.learn_order_parameter(start, target, config=config, seed=args.seed).order_parameter
+    print(f"order parameter {learned.description}", file=sys.stderr)
+    return learned, {"mode": mode, **learned.to_dict()}
 
 
 def _analyze(args) -> dict:
-    from . import symmetry
-
     start, target = read_points(args.start), read_points(args.target)
     if len(start) != len(target):
         raise InputError(f"start has {len(start)} points but target has {len(target)}")
-    return symmetry.analyze(start, target, lmax=args.lmax)
+    return api.analyze(start, target, lmax=args.lmax)
 
 
 def _summary(result: dict) -> str:

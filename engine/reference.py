@@ -2,7 +2,7 @@
 
 One ``FullyConnectedTensorProduct`` per convolution applied edge by edge, ``FullyConnectedNet``
 radial MLPs and ``Gate``, with the graph, harmonics and radial basis recomputed on every call.
-The tests check :class:`~engine.model.Network` against it on the same weights; the benchmark
+The tests check :class:`~engine.network.Network` against it on the same weights; the benchmark
 times training with it as the baseline.
 """
 
@@ -13,15 +13,16 @@ import math
 import torch
 from e3nn import nn, o3
 
-from .activations import softplus
-from .geometry import edges, envelope, radial_basis
-from .model import ModelConfig, Network, hidden_irreps
+from .network.activations import softplus
+from .graph import edges, envelope, radial_basis
+from .config import ModelConfig
+from .network import Network, hidden_irreps
 
 __all__ = ["ReferenceNetwork", "copy_weights"]
 
 
 class ReferenceNetwork(torch.nn.Module):
-    """Plain e3nn version of :class:`~engine.model.Network` (same parameters, same order)."""
+    """Plain e3nn version of :class:`~engine.network.Network` (same parameters, same order)."""
 
     def __init__(self, config: ModelConfig, irreps_in: str = "0e"):
         super().__init__()
@@ -66,10 +67,10 @@ class ReferenceNetwork(torch.nn.Module):
 
 
 def copy_weights(reference: ReferenceNetwork, network: Network) -> None:
-    """Give a :class:`~engine.model.Network` the radial-MLP weights of a :class:`ReferenceNetwork`."""
+    """Give a :class:`~engine.network.Network` the radial-MLP weights of a :class:`ReferenceNetwork`."""
     with torch.no_grad():
         for k, mlp in enumerate(reference.radials):
-            layers = [layer.weight for layer in mlp]
+            layers = list(mlp.parameters())  # one weight per layer, in order
             for stacked, weight in zip(network.radial.hidden, layers[:-1]):
                 stacked[k].copy_(weight)
             network.radial.last[k].copy_(layers[-1])

@@ -1,4 +1,4 @@
-r"""Spherical-harmonic signals: displacement ↔ signal, sphere grids, peaks and surfaces.
+r"""Spherical-harmonic signals: displacements encoded as signals, decoded from their peaks, and drawn.
 
 A signal is a spherical tensor :math:`c = (c_{lm})_{l \le L}` with parity :math:`(-1)^l`
 (e3nn's ``SphericalTensor(L, 1, -1)``) read as the function on the unit sphere
@@ -23,17 +23,18 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .results import Surfaces
+
 __all__ = [
     "signal_dim",
     "spherical_harmonics",
-    "project",
+    "encode",
     "sphere_grid",
     "evaluate",
     "Peaks",
     "decode",
     "Surfaces",
     "surfaces",
-    "breaking_feature",
 ]
 
 
@@ -60,7 +61,7 @@ def spherical_harmonics(lmax: int, directions: np.ndarray) -> np.ndarray:
     return o3.spherical_harmonics(list(range(lmax + 1)), u, normalize=True).numpy()
 
 
-def project(displacements: np.ndarray, lmax: int = 5) -> np.ndarray:
+def encode(displacements: np.ndarray, lmax: int = 5) -> np.ndarray:
     r"""Signals whose single peak is :math:`\vec d`: height :math:`|\vec d|` along :math:`\hat d`.
 
     .. math::
@@ -307,22 +308,6 @@ def _ties(u: np.ndarray, height: np.ndarray, tolerance: float) -> np.ndarray:
     return height[distinct, None] * u[distinct]
 
 
-@dataclass(frozen=True)
-class Surfaces:
-    """Surfaces :math:`\\vec x = \\vec c + s\\,|f(\\hat u)|\\,\\hat u` of many signals on one grid.
-
-    Attributes
-    ----------
-    vertices : ``(S, V, 3)``
-    faces : ``(F, 3)`` int, shared by every surface
-    values : ``(S, V)`` signed :math:`f(\\hat u)`
-    """
-
-    vertices: np.ndarray
-    faces: np.ndarray
-    values: np.ndarray
-
-
 def surfaces(signals: np.ndarray, centers: np.ndarray | None = None, *, scale: float = 1.0,
              level: int = 3) -> Surfaces:
     """Drawable surfaces of ``(S, D)`` signals centred at ``(S, 3)`` points (origin by default)."""
@@ -333,16 +318,3 @@ def surfaces(signals: np.ndarray, centers: np.ndarray | None = None, *, scale: f
     if centers is not None:
         vertices = vertices + np.asarray(centers, dtype=np.float64)[:, None, :]
     return Surfaces(vertices, np.array(faces), values)
-
-
-def breaking_feature(axis_a=(1.0, 0.0, 0.0), axis_b=(0.0, 1.0, 0.0), l: int = 2) -> np.ndarray:
-    r"""An order parameter built from two Cartesian axes: :math:`Y_l(\hat a) - Y_l(\hat b)`.
-
-    For :math:`a = \hat x, b = \hat y` and :math:`l = 2` this is the :math:`x^2 - y^2` feature that
-    breaks a square's symmetry the way a rectangle does. Returns ``(2l+1,)`` coefficients.
-    """
-    a, b = (np.asarray(v, dtype=np.float64) for v in (axis_a, axis_b))
-    if np.linalg.norm(a) == 0 or np.linalg.norm(b) == 0:
-        raise ValueError(f"Axes must be non-zero vectors, got {axis_a} and {axis_b}")
-    y = o3.spherical_harmonics(l, torch.as_tensor(np.stack([a, b])), normalize=True).numpy()
-    return y[0] - y[1]

@@ -1,8 +1,8 @@
-"""The seed's three tasks: four points in a square or a rectangle in the xy plane.
+"""The seed's three tasks: four points in a square or a rectangle in the xy plane (plain numpy).
 
 The rectangle is the square scaled by :math:`(s_x, s_y) = (0.5, 1.5)`; both are centred.
 Task 3 adds the order parameter that breaks the square's symmetry as the rectangle does,
-the degree-2 feature :math:`Y_2(\\hat x) - Y_2(\\hat y) \\propto x^2 - y^2`.
+the degree-2 input :math:`Y_2(\\hat x) - Y_2(\\hat y) \\propto x^2 - y^2`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .signals import breaking_feature
-from .training import Features
+from .order_parameter import OrderParameter, axis_pair
 
 __all__ = ["Task", "TASKS", "square", "rectangle"]
 
@@ -31,20 +30,28 @@ def rectangle(sx: float = 0.5, sy: float = 1.5) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Task:
-    """A start, a target and the input features to train with."""
+    """A start, a target and the order parameter to train with (None: the scalar input only).
+
+    ``title`` is the short name shown to people, ``description`` one sentence on what happens.
+    """
 
     name: str
+    title: str
     start: np.ndarray
     target: np.ndarray
-    features: Features
+    order_parameter: OrderParameter | None
+    description: str = ""
 
 
 TASKS = {
     task.name: task
     for task in [
-        Task("rectangle-to-square", rectangle(), square(), Features.scalar(4)),
-        Task("square-to-rectangle", square(), rectangle(), Features.scalar(4)),
-        Task("square-to-rectangle-broken", square(), rectangle(),
-             Features.with_global(4, "2e", breaking_feature((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)))),
+        Task("rectangle-to-square", "Rectangle → Square", rectangle(), square(), None,
+             "Task 1: learnable, the output is more symmetric"),
+        Task("square-to-rectangle", "Square → Rectangle", square(), rectangle(), None,
+             "Task 2: not learnable, the square's symmetry survives"),
+        Task("square-to-rectangle-broken", "Square → Rectangle (broken)", square(), rectangle(),
+             axis_pair((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+             "Task 3: learnable once an x²−y² input breaks the square's symmetry"),
     ]
 }

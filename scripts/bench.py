@@ -34,20 +34,23 @@ def _train_once(side: str, task, iterations: int) -> tuple[float, float]:
     """Seconds from the call to a trained model, and the final loss."""
     import torch
 
-    from engine import ModelConfig, train
+    from engine import api
+    from engine.features import Features
     from engine.reference import ReferenceNetwork
-    from engine.signals import project
+    from engine.signals import encode
 
+    config = api.ModelConfig()
     if side == "engine":  # its own clock stops at the trained model, before decoding the outputs
-        result = train(task.start, task.target, features=task.features, iterations=iterations)
+        result = api.train(task.start, task.target, config=config, order_parameter=task.order_parameter,
+                           iterations=iterations)
         return result.seconds, result.final_loss
     began = time.perf_counter()
     torch.manual_seed(0)
-    config = ModelConfig()
-    model = ReferenceNetwork(config, task.features.irreps).double()
+    features = Features.with_order_parameter(len(task.start), task.order_parameter)
+    model = ReferenceNetwork(config, features.irreps).double()
     positions = torch.as_tensor(task.start)
-    x = torch.as_tensor(task.features.values)
-    goal = torch.as_tensor(project(task.target - task.start, config.lmax))
+    x = torch.as_tensor(features.values)
+    goal = torch.as_tensor(encode(task.target - task.start, config.lmax))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(iterations):
         loss = (model(x, positions) - goal).pow(2).mean()
@@ -60,7 +63,7 @@ def _train_once(side: str, task, iterations: int) -> tuple[float, float]:
 def measure_training(side: str, task_name: str, iterations: int) -> dict:
     """The first training in a fresh process (a first click on Train) and a second one (every
     later click, with per-process caches warm), for the engine or the plain e3nn baseline."""
-    from engine import TASKS
+    from engine.tasks import TASKS
 
     first, loss = _train_once(side, TASKS[task_name], iterations)
     second, _ = _train_once(side, TASKS[task_name], iterations)
@@ -75,14 +78,15 @@ def measure_scale(n: int, dtype_name: str) -> dict:
     import numpy as np
     import torch
 
-    from engine import ModelConfig, Network, predict
-    from engine.geometry import edges as engine_edges
+    from engine.config import ModelConfig
+    from engine.graph import edges as engine_edges
+    from engine.network import Network
+    from engine.prediction import predict
 
     radius = 1.25
     rng = np.random.default_rng(0)
     positions = rng.uniform(0.0, n ** (1 / 3), size=(n, 3))
-    torch.manual_seed(0)
-    model = Network(ModelConfig(radius=radius))
+    model = Network(ModelConfig(radius=radius), generator=torch.Generator().manual_seed(0))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
     prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
@@ -102,7 +106,7 @@ def measure_show_signals(n: int, level: int) -> dict:
 
     load_addon().register()
     from symbreak.addon import mesh, state
-    from symbreak.engine.signals import project
+    from symbreak.engine.signals import encode
 
     rng = np.random.default_rng(0)
     points = rng.uniform(0.0, 10.0, size=(n, 3))
@@ -111,7 +115,7 @@ def measure_show_signals(n: int, level: int) -> dict:
     bpy.context.scene.collection.objects.link(obj)
     bpy.context.view_layer.objects.active = obj
     state.store_prediction(obj, state.StoredPrediction(
-        indices=np.arange(n), start=points, displacements=displacements, signals=project(displacements),
+        indices=np.arange(n), start=points, displacements=displacements, signals=encode(displacements),
         ambiguous=np.zeros(n, dtype=bool), peaks=list(displacements[:, None, :])))
     bpy.context.scene.symbreak.display.signal_level = level
     began = time.perf_counter()
@@ -124,7 +128,7 @@ def measure_show_signals(n: int, level: int) -> dict:
 
 
 def training_section(iterations: int) -> list[str]:
-    from engine import TASKS
+    from engine.tasks import TASKS
 
     rows = ["| task | click | plain e3nn (s) | engine (s) | speed-up | engine final loss |",
             "|---|---|---|---|---|---|"]

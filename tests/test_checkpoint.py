@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from engine import Features, ModelConfig, Network, checkpoint, predict, train
+from engine import checkpoint
 from engine.checkpoint import CheckpointError
-from engine.signals import breaking_feature
+from engine.config import ModelConfig
+from engine.features import Features
+from engine.graph import Graph
+from engine.network import Network
+from engine.order_parameter import axis_pair
 from engine.tasks import rectangle, square
+from engine.prediction import predict
+from engine.training import train
+
+TASK3_INPUT = axis_pair((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
 
 UNPICKLED = []
 
@@ -39,7 +47,7 @@ def no_code_ran():
 @pytest.fixture(scope="module")
 def trained():
     """A small model trained briefly (in float32, the default) on Task 3's inputs."""
-    features = Features.with_global(4, 2, breaking_feature())
+    features = Features.with_order_parameter(4, TASK3_INPUT)
     result = train(square(), rectangle(), config=ModelConfig(lmax=3, radial_neurons=16, radius=5.0),
                    features=features, iterations=5)
     return result.model, features
@@ -49,13 +57,13 @@ def trained():
 def fresh():
     """A float64 model as built (never cast), with Task 3's inputs."""
     torch.manual_seed(0)
-    return Network(ModelConfig(lmax=3, radial_neurons=16), "0e+2e"), Features.with_global(4, 2, breaking_feature())
+    return Network(ModelConfig(lmax=3, radial_neurons=16), "0e+2e"), Features.with_order_parameter(4, TASK3_INPUT)
 
 
 def outputs(model, features, positions=None):
     positions = square() if positions is None else positions
     with torch.no_grad():
-        return model(torch.as_tensor(features.values), model.config.geometry(positions))
+        return model(torch.as_tensor(features.values), Graph.of(model.config, positions))
 
 
 def archive_arrays(data: bytes) -> dict:

@@ -141,9 +141,9 @@ def test_train_breaking(capsys, breaking):
     found = result["order_parameter"]
     assert found["mode"] == breaking
     if breaking == "auto":
-        assert (found["l"], found["parity"]) == (2, "even")
+        assert found["irreps"] == "2e" and found["origin"] == "group theory"
     else:
-        norms = {int(l): n for l, n in found["norms"].items()}
+        norms = {int(l): np.linalg.norm(c) for l, c in found["blocks"].items()}
         assert np.hypot(norms[2], norms[4]) >= 0.9 * np.linalg.norm(list(norms.values()))
 
 
@@ -170,7 +170,7 @@ def test_analyze_square_to_rectangle(capsys, files):
     assert result["learnable"] is False
     assert result["broken_operations"] == 8
     assert result["start_order"] - result["kept_order"] == result["broken_operations"]
-    assert result["order_parameter"]["l"] == 2 and result["order_parameter"]["parity"] == "even"
+    assert result["order_parameter"]["irreps"] == "2e"
 
 
 def test_analyze_rectangle_to_square(capsys, files):

@@ -15,9 +15,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Features, ModelConfig, Network, checkpoint
+from engine import checkpoint
 from engine.checkpoint import CheckpointError
 from engine.cli import main
+from engine.config import ModelConfig
+from engine.features import Features
+from engine.network import Network
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -10,12 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import engine.activations
-import engine.model
-from engine.geometry import edges
-from engine import train
-from engine.model import ModelConfig, Network, hidden_irreps
+import engine.network.network
+import engine.network.streamed
+from engine.network import activations
+from engine import api
+from engine.config import ModelConfig
+from engine.graph import Graph, edges
+from engine.network import Network, hidden_irreps
 from engine.reference import ReferenceNetwork, copy_weights
+from helpers import random_orthogonal, wigner
 
 SMALL = dict(lmax=2, radial_neurons=16)
 
@@ -29,32 +32,20 @@ def float64_default():
     torch.set_default_dtype(previous)
 
 
-def wigner(irreps, R):
-    """``irreps.D_from_matrix(R)`` exact in float64 (e3nn builds its generators in the default dtype)."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        return o3.Irreps(irreps).D_from_matrix(torch.as_tensor(R, dtype=torch.float64))
-    finally:
-        torch.set_default_dtype(previous)
-
-
-def random_orthogonal(generator, inversion=False):
-    q = torch.randn(4, generator=generator, dtype=torch.float64)
-    R = o3.quaternion_to_matrix(q / q.norm())
-    return -R if inversion else R
+def D(irreps, R):
+    """The Wigner matrix of ``irreps`` at ``R`` as a float64 tensor."""
+    return torch.as_tensor(wigner(irreps, R))
 
 
 def make_network(config, irreps_in="0e", seed=0):
-    torch.manual_seed(seed)
-    return Network(config, irreps_in)
+    return Network(config, irreps_in, generator=torch.Generator().manual_seed(seed))
 
 
 def run(net, features, positions):
     """The network's output on ``(N, 3)`` positions (numpy or tensor) and ``(N, d)`` features."""
     positions = np.asarray(positions, dtype=np.float64)
     with torch.no_grad():
-        return net(torch.as_tensor(features, dtype=torch.float64), net.config.geometry(positions))
+        return net(torch.as_tensor(features, dtype=torch.float64), Graph.of(net.config, positions))
 
 
 def scale(*outputs):
@@ -83,10 +74,10 @@ def test_network_equivariant(config, irreps_in, inversion):
     net = make_network(config, irreps_in)
     positions = torch.randn(9, 3, generator=generator, dtype=torch.float64)
     x = torch.randn(9, net.irreps_in.dim, generator=generator, dtype=torch.float64)
-    R = random_orthogonal(generator, inversion)
+    R = torch.as_tensor(random_orthogonal(generator, inversion))
     out = run(net, x, positions)
-    rotated = run(net, x @ wigner(net.irreps_in, R).T, positions @ R.T)
-    expected = out @ wigner(net.irreps_out, R).T
+    rotated = run(net, x @ D(net.irreps_in, R).T, positions @ R.T)
+    expected = out @ D(net.irreps_out, R).T
     assert out.abs().max() > 1e-3  # not trivially zero
     assert (rotated - expected).abs().max() <= 1e-10 * scale(out)
 
@@ -227,11 +218,11 @@ def test_hand_derived_gradient_equals_autograd_on_plain_e3nn(config, irreps_in, 
     expected_x, expected = _reference_gradients(reference, network, x, positions, goal)
 
     features = torch.tensor(x, requires_grad=True)
-    loss = (network(features, network.config.geometry(positions)) - goal).pow(2).mean()
+    loss = (network(features, Graph.of(network.config, positions)) - goal).pow(2).mean()
     got_x, *got = torch.autograd.grad(loss, [features, *network.radial.parameters()])
     theta = network.radial.flat()
     grad = torch.full_like(theta, torch.nan)
-    network.plan(network.config.geometry(positions)).loss_and_gradient(
+    network.plan(Graph.of(network.config, positions)).loss_and_gradient(
         network.radial.unflatten(theta), torch.as_tensor(x), goal, network.radial.unflatten(grad))
     assert (got_x - expected_x).abs().max() <= 1e-10 * scale(expected_x)
     for e, g, flat in zip(expected, got, network.radial.unpadded(grad)):
@@ -268,22 +259,22 @@ def test_streamed_equals_planned(config, monkeypatch):
     net = make_network(config, "0e+2e")
     positions, x = rng.normal(size=(12, 3)), rng.normal(size=(12, 6))
     planned = run(net, x, positions)
-    monkeypatch.setattr(engine.model, "MAX_PLANNED_EDGES", 0)
-    monkeypatch.setattr(engine.model, "EDGE_CHUNK", 17)
+    monkeypatch.setattr(engine.network.network, "MAX_PLANNED_EDGES", 0)
+    monkeypatch.setattr(engine.network.streamed, "EDGE_CHUNK", 17)
     streamed = run(net, x, positions)
     assert (streamed - planned).abs().max() <= 1e-6 * scale(planned)
 
 
 def test_streamed_path_is_exactly_equivariant(monkeypatch):
     """The radial table depends on edge lengths only, so the streamed path stays equivariant."""
-    monkeypatch.setattr(engine.model, "MAX_PLANNED_EDGES", 0)
+    monkeypatch.setattr(engine.network.network, "MAX_PLANNED_EDGES", 0)
     rng = np.random.default_rng(12)
     net = make_network(ModelConfig(radius=1.5), "0e")
     positions, x = rng.normal(size=(30, 3)), np.ones((30, 1))
     rotation = o3.rand_matrix(dtype=torch.float64)
     out = run(net, x, positions)
     rotated = run(net, x, positions @ rotation.numpy().T)
-    expected = out @ wigner(net.irreps_out, rotation).T
+    expected = out @ D(net.irreps_out, rotation).T
     assert (rotated - expected).abs().max() <= 1e-10 * scale(out)
 
 
@@ -293,12 +284,12 @@ def test_streamed_float32_large_cloud():
     config = ModelConfig(radius=0.35)
     positions = rng.uniform(0.0, 2.0, size=(2000, 3))
     net = make_network(config)
-    geometry64 = config.geometry(positions)
-    assert geometry64.num_edges > engine.model.MAX_PLANNED_EDGES  # really the streamed path
+    geometry64 = Graph.of(config, positions)
+    assert geometry64.num_edges > engine.network.MAX_PLANNED_EDGES  # really the streamed path
     ones = torch.ones(2000, 1, dtype=torch.float64)
     with torch.no_grad():
         out64 = net(ones, geometry64)
-        out32 = copy.deepcopy(net).float()(ones.float(), config.geometry(positions, dtype=torch.float32))
+        out32 = copy.deepcopy(net).float()(ones.float(), Graph.of(config, positions, dtype=torch.float32))
     assert out32.dtype == torch.float32
     assert torch.isfinite(out32).all()
     assert (out32.double() - out64).abs().max() <= 1e-4 * out64.abs().max()
@@ -334,7 +325,7 @@ def _equivariance_error(net, positions, abc, inversion):
     out = run(net, x, positions)
     assert torch.isfinite(out).all()
     rotated = run(net, x, torch.as_tensor(positions) @ R.T)
-    return float((rotated - out @ wigner(net.irreps_out, R).T).abs().max()) / scale(out)
+    return float((rotated - out @ D(net.irreps_out, R).T).abs().max()) / scale(out)
 
 
 SMALL_NETWORKS = {output: make_network(ModelConfig(output=output, **SMALL)) for output in ["signal", "vector"]}
@@ -402,13 +393,13 @@ def test_activation_scales_are_e3nns():
     from e3nn.math import normalize2mom
 
     softplus = normalize2mom(lambda x: torch.nn.functional.softplus(x, beta=5.0)).cst
-    assert engine.activations.SOFTPLUS_SCALE == pytest.approx(softplus, rel=1e-12)
-    assert engine.activations.SIGMOID_SCALE == pytest.approx(normalize2mom(torch.sigmoid).cst, rel=1e-12)
+    assert activations.SOFTPLUS_SCALE == pytest.approx(softplus, rel=1e-12)
+    assert activations.SIGMOID_SCALE == pytest.approx(normalize2mom(torch.sigmoid).cst, rel=1e-12)
 
 
 def test_clebsch_gordan_is_e3nns_wigner_3j():
     """Racah's formula in floating point gives e3nn's exact real coefficients, for every l <= 6."""
-    from engine.model import clebsch_gordan
+    from engine.network.clebsch_gordan import clebsch_gordan
 
     for l1 in range(7):
         for l2 in range(7):
@@ -424,4 +415,32 @@ def test_all_pairs_refuses_large_point_sets():
     source, _ = edges(np.random.default_rng(0).uniform(0, 20, size=(501, 3)), 1.0)
     assert len(source) < 501 * 501
     with pytest.raises(ValueError, match="set a graph radius"):
-        train(np.zeros((101, 3)), np.zeros((101, 3)), iterations=1)
+        api.check_problem(np.zeros((101, 3)), np.zeros((101, 3)), ModelConfig())
+
+
+def test_gate_is_e3nns_gate_and_equivariant(float64_default):
+    """The one gate equals e3nn's ``nn.Gate`` with the seed's activations, and is equivariant."""
+    from e3nn import nn
+    from e3nn.util.test import assert_equivariant
+
+    from engine.network.gate import Gate
+
+    gated = hidden_irreps(3)[1:]
+    gate = Gate(gated)
+    plain = nn.Gate("0e", [activations.softplus], "3x0e", [torch.sigmoid], gated)
+    x = torch.randn(10, gate.irreps_in.dim, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(gate(x), plain(x), rtol=0, atol=1e-14)
+    assert_equivariant(gate)
+
+
+def test_gate_backward_is_autograd(float64_default):
+    """The planned executor's hand-derived gate gradient equals autograd's."""
+    from engine.network.gate import Gate
+
+    gate = Gate(hidden_irreps(3)[1:])
+    generator = torch.Generator().manual_seed(6)
+    x = torch.randn(gate.irreps_in.dim, 7, generator=generator, requires_grad=True)
+    grad = torch.randn(gate.irreps_out.dim, 7, generator=generator)
+    tape: list = []
+    gate.unscaled(x, tape).backward(grad)
+    torch.testing.assert_close(gate.backward(grad, tape), x.grad, rtol=0, atol=1e-14)

@@ -13,10 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine import Features, ModelConfig, Network, checkpoint, geometry, predict, signals, symmetry
+from engine import checkpoint, graph, signals, symmetry
+from engine import graph_size as geometry
 from engine.checkpoint import CheckpointError
 from engine.cli import main
+from engine.config import ModelConfig
+from engine.errors import Cancelled
+from engine.features import Features
+from engine.network import Network
+from engine.prediction import predict
 from engine.signals import sphere_grid
+from engine.validation import check_problem
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +223,7 @@ def test_prediction_never_non_finite(monkeypatch):
 def test_decode_refuses_non_finite_and_survives_huge_signals():
     with pytest.raises(ValueError, match="finite"):
         signals.decode(np.full((2, 9), np.nan))
-    huge = signals.project(np.array([[0.0, 0.0, 1.0]]), 2) * 1e300  # overflows float32 grids
+    huge = signals.encode(np.array([[0.0, 0.0, 1.0]]), 2) * 1e300  # overflows float32 grids
     peaks = signals.decode(huge)
     assert np.isfinite(peaks.displacements).all()
     np.testing.assert_allclose(peaks.displacements[0] / 1e300, [0, 0, 1], atol=1e-6)
@@ -234,15 +241,15 @@ def plane(n):
 
 def test_edge_count_matches_the_graph():
     points = np.random.default_rng(0).random((500, 3))
-    for radius in (0.05, 0.2, None):
-        assert geometry.count_edges(points, radius) == len(geometry.edges(points[:100] if radius is None else points,
-                                                                          radius)[0]) * (25 if radius is None else 1)
+    for radius in (0.05, 0.2):
+        assert geometry.count_edges(points, radius) == len(graph.edges(points, radius)[0])
+    assert geometry.count_edges(points[:100], None) == len(graph.edges(points[:100], None)[0]) == 100**2
 
 
 def test_edge_estimate_on_large_sets_is_close():
     points = plane(100)  # 10,000 points: estimated from a sample
     estimate = geometry.count_edges(points, 0.05)
-    assert estimate == pytest.approx(len(geometry.edges(points, 0.05)[0]), rel=0.02)
+    assert estimate == pytest.approx(len(graph.edges(points, 0.05)[0]), rel=0.02)
 
 
 def test_huge_radius_refused_with_a_radius_that_fits():
@@ -250,15 +257,13 @@ def test_huge_radius_refused_with_a_radius_that_fits():
     passes 6 GB; now the count is refused in well under a second with a radius that fits."""
     points = plane(100)
     with pytest.raises(ValueError, match="a radius of") as error:
-        ModelConfig(radius=1.5).geometry(points)
+        graph.edges(points, 1.5)
     fit = float(str(error.value).split("a radius of ")[1].split()[0])
     assert geometry.count_edges(points, fit) <= geometry.MAX_EDGES
     assert geometry.count_edges(points, 1.1 * fit) > 0.9 * geometry.MAX_EDGES
 
 
 def test_training_bound_is_checked_before_training():
-    from engine.training import check_problem
-
     points = plane(60)
     with pytest.raises(ValueError, match="fit in memory"):
         check_problem(points, points + 0.01, ModelConfig(radius=1e9))
@@ -300,7 +305,7 @@ def test_symmetry_progress_and_cancel():
     calls = []
     symmetry.point_group(x, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1][0] == calls[-1][1] > 0 and all(d <= t for d, t in calls)
-    with pytest.raises(symmetry.AnalysisCancelled):
+    with pytest.raises(Cancelled):
         symmetry.analyze(x, x, cancel=lambda: True)
 
 

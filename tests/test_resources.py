@@ -24,7 +24,10 @@ print(json.dumps({{"seconds": time.perf_counter() - began,
 
 LARGEST_MODEL = """
 import numpy as np
-from engine import Features, ModelConfig, Network, checkpoint
+from engine import checkpoint
+from engine.config import ModelConfig
+from engine.features import Features
+from engine.network import Network
 from engine.checkpoint import MAX_BASIS, MAX_INPUT_CHANNELS, MAX_LAYERS, MAX_RADIAL_LAYERS, MAX_RADIAL_NEURONS
 config = ModelConfig(lmax=8, layers=MAX_LAYERS, radial_layers=MAX_RADIAL_LAYERS, radial_neurons=MAX_RADIAL_NEURONS,
                      number_of_basis=MAX_BASIS)
@@ -36,10 +39,10 @@ assert sum(p.numel() for p in model.parameters()) > 4_000_000
 
 HUGE_RADIUS_ON_A_MILLION_POINTS = """
 import numpy as np
-from engine import ModelConfig
+from engine.graph import edges
 points = np.random.default_rng(0).random((1_000_000, 3))
 try:
-    ModelConfig(radius=1e9).geometry(points)
+    edges(points, 1e9)
     raise AssertionError("accepted")
 except ValueError as error:
     assert "a radius of" in str(error)
@@ -47,11 +50,11 @@ except ValueError as error:
 
 LARGEST_TRAINING_GRAPH = """
 import numpy as np
-from engine import ModelConfig, geometry, train
+from engine import api, graph_size
 points = np.random.default_rng(0).random((2000, 3))
-radius = geometry.fitting_radius(points, geometry.MAX_TRAINING_EDGES)
-assert geometry.count_edges(points, radius) > 0.9 * geometry.MAX_TRAINING_EDGES
-train(points, points + 0.01, config=ModelConfig(radius=radius), iterations=1)
+radius = graph_size.fitting_radius(points, graph_size.MAX_TRAINING_EDGES)
+assert graph_size.count_edges(points, radius) > 0.9 * graph_size.MAX_TRAINING_EDGES
+api.train(points, points + 0.01, config=api.ModelConfig(radius=radius), iterations=1)
 """
 
 

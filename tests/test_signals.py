@@ -1,4 +1,4 @@
-"""Signals: projection, decoding, sphere grids, surfaces and the order parameter."""
+"""Signals: encoding displacements, decoding peaks, sphere grids and surfaces."""
 
 import numpy as np
 import pytest
@@ -6,30 +6,10 @@ import torch
 from e3nn import io, o3
 
 from engine import signals
-from engine.model import hidden_irreps
+from engine.network import hidden_irreps
+from helpers import rotations, wigner
 
 LMAX = 5
-
-
-def wigner(irreps, R):
-    """``irreps.D_from_matrix(R)`` exact in float64 (e3nn builds its generators in the default dtype)."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        return o3.Irreps(irreps).D_from_matrix(torch.as_tensor(R, dtype=torch.float64)).numpy()
-    finally:
-        torch.set_default_dtype(previous)
-
-
-def rotations(seed=0, count=3):
-    """Random rotations, and each one composed with the inversion."""
-    generator = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(count):
-        q = torch.randn(4, generator=generator, dtype=torch.float64)
-        R = o3.quaternion_to_matrix(q / q.norm()).numpy()
-        out += [R, -R]
-    return out
 
 
 @pytest.fixture
@@ -38,27 +18,27 @@ def rng():
 
 
 def generic_signals(rng, count=12, lmax=LMAX):
-    """Signals with one clear highest peak: a projected vector plus a little of everything."""
+    """Signals with one clear highest peak: an encoded vector plus a little of everything."""
     d = rng.normal(size=(count, 3))
-    return signals.project(d, lmax) + 0.05 * rng.normal(size=(count, signals.signal_dim(lmax)))
+    return signals.encode(d, lmax) + 0.05 * rng.normal(size=(count, signals.signal_dim(lmax)))
 
 
 # --- equivariance ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("R", rotations(), ids=lambda R: "inversion" if np.linalg.det(R) < 0 else "rotation")
-def test_project_equivariant(R, rng):
+def test_encode_equivariant(R, rng):
     """Rotating (or inverting) the displacement is the Wigner D of its signal."""
     d = rng.normal(size=(20, 3))
     D = wigner(hidden_irreps(LMAX), R)
-    np.testing.assert_allclose(signals.project(d @ R.T, LMAX), signals.project(d, LMAX) @ D.T, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(signals.encode(d @ R.T, LMAX), signals.encode(d, LMAX) @ D.T, rtol=0, atol=1e-10)
 
 
-def test_project_inversion_is_parity(rng):
+def test_encode_inversion_is_parity(rng):
     """Signals have parity (-1)^l: inverting d flips exactly the odd degrees."""
     d = rng.normal(size=(10, 3))
     l = np.concatenate([[l] * (2 * l + 1) for l in range(LMAX + 1)])
-    np.testing.assert_allclose(signals.project(-d, LMAX), signals.project(d, LMAX) * (-1.0) ** l, atol=1e-12)
+    np.testing.assert_allclose(signals.encode(-d, LMAX), signals.encode(d, LMAX) * (-1.0) ** l, atol=1e-12)
 
 
 @pytest.mark.parametrize("R", rotations(1), ids=lambda R: "inversion" if np.linalg.det(R) < 0 else "rotation")
@@ -77,7 +57,7 @@ def test_decode_ambiguous_ties_equivariant():
     """A tied pair rotates into a tied pair with the same peak set."""
     R = rotations(2)[0]
     x = np.array([1.0, 0.0, 0.0])
-    c = signals.project(x) + signals.project(-x)
+    c = signals.encode(x) + signals.encode(-x)
     before, after = signals.decode(c), signals.decode(c @ wigner(hidden_irreps(LMAX), R).T)
     assert before.ambiguous[0] and after.ambiguous[0]
     expected = before.peaks[0] @ R.T
@@ -87,23 +67,23 @@ def test_decode_ambiguous_ties_equivariant():
     assert distance.min(axis=1).max() < 1e-8
 
 
-# --- projection and decoding round trip ------------------------------------------------------
+# --- encoding and decoding round trip ------------------------------------------------------
 
 
 @pytest.mark.parametrize("lmax", [1, 2, 3, 5, 8])
 def test_round_trip(lmax, rng):
     """Random vectors decode back to themselves, unambiguously."""
     d = rng.normal(size=(30, 3)) * rng.uniform(0.01, 10, size=(30, 1))
-    peaks = signals.decode(signals.project(d, lmax))
+    peaks = signals.decode(signals.encode(d, lmax))
     np.testing.assert_allclose(peaks.displacements, d, rtol=0, atol=1e-8 * np.abs(d).max())
     assert not peaks.ambiguous.any()
     assert all(len(p) == 1 for p in peaks.peaks)
 
 
-def test_project_peak_height_is_norm(rng):
+def test_encode_peak_height_is_norm(rng):
     """The signal of d takes the value |d| in the direction of d, and no higher on a fine grid."""
     d = rng.normal(size=(8, 3))
-    c = signals.project(d)
+    c = signals.encode(d)
     at_d = np.einsum("sd,sd->s", c, signals.spherical_harmonics(LMAX, d))
     np.testing.assert_allclose(at_d, np.linalg.norm(d, axis=1), rtol=1e-12)
     grid, _ = signals.sphere_grid(5)
@@ -113,7 +93,7 @@ def test_project_peak_height_is_norm(rng):
 def test_zero_vectors():
     """A zero displacement is the zero signal, decodes to zero, and is not ambiguous."""
     d = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-    c = signals.project(d)
+    c = signals.encode(d)
     assert np.isfinite(c).all()
     np.testing.assert_array_equal(c[[0, 2]], 0.0)
     peaks = signals.decode(c)
@@ -137,9 +117,9 @@ def _same_directions(found, expected, atol=1e-6):
 
 
 def test_tied_pair_is_ambiguous():
-    """project(x) + project(-x) has two equal peaks at ±x: flagged, both listed, never resolved."""
+    """encode(x) + encode(-x) has two equal peaks at ±x: flagged, both listed, never resolved."""
     x = np.array([0.3, -1.0, 0.7])
-    peaks = signals.decode(signals.project(x) + signals.project(-x))
+    peaks = signals.decode(signals.encode(x) + signals.encode(-x))
     assert peaks.ambiguous[0]
     assert _same_directions(peaks.peaks[0], np.stack([x, -x]))
     heights = np.linalg.norm(peaks.peaks[0], axis=1)
@@ -153,7 +133,7 @@ def test_three_fold_tie_is_ambiguous():
     turns = [o3.axis_angle_to_matrix(torch.as_tensor(axis), torch.tensor(2 * np.pi * k / 3, dtype=torch.float64))
              .numpy() for k in range(3)]
     ds = np.stack([R @ d for R in turns])
-    peaks = signals.decode(signals.project(ds).sum(axis=0))
+    peaks = signals.decode(signals.encode(ds).sum(axis=0))
     assert peaks.ambiguous[0]
     found = peaks.peaks[0]
     assert len(found) == 3
@@ -166,23 +146,23 @@ def test_three_fold_tie_is_ambiguous():
 def test_unequal_peaks_not_ambiguous():
     """Breaking the tie beyond the tolerance picks the higher peak."""
     x = np.array([1.0, 0.0, 0.0])
-    peaks = signals.decode(signals.project(x) + signals.project(-0.9 * x))
+    peaks = signals.decode(signals.encode(x) + signals.encode(-0.9 * x))
     assert not peaks.ambiguous[0]
     assert _same_directions(peaks.displacements, x[None])
 
 
-def test_project_matches_e3nn_with_peaks_at(rng):
-    """For one nonzero vector, project is e3nn's SphericalTensor.with_peaks_at."""
+def test_encode_matches_e3nn_with_peaks_at(rng):
+    """For one nonzero vector, encode is e3nn's SphericalTensor.with_peaks_at."""
     for d in rng.normal(size=(5, 3)):
         expected = io.SphericalTensor(LMAX, 1, -1).with_peaks_at(torch.as_tensor(d[None])).numpy()
-        np.testing.assert_allclose(signals.project(d, LMAX), expected, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(signals.encode(d, LMAX), expected, rtol=0, atol=1e-10)
 
 
-def test_project_shapes(rng):
-    """project keeps leading dimensions and rejects non-vectors."""
-    assert signals.project(rng.normal(size=(2, 4, 3)), 3).shape == (2, 4, 16)
+def test_encode_shapes(rng):
+    """encode keeps leading dimensions and rejects non-vectors."""
+    assert signals.encode(rng.normal(size=(2, 4, 3)), 3).shape == (2, 4, 16)
     with pytest.raises(ValueError, match="shape"):
-        signals.project(np.zeros((4, 2)))
+        signals.encode(np.zeros((4, 2)))
 
 
 def test_lmax_of_rejects_non_squares():
@@ -244,7 +224,7 @@ def test_surfaces(scale, rng):
 def test_surfaces_single_signal_at_origin():
     """One signal without centres: the origin; the peak vertex reaches |d|."""
     d = np.array([0.0, 0.0, 2.0])
-    surface = signals.surfaces(signals.project(d), level=3)
+    surface = signals.surfaces(signals.encode(d), level=3)
     assert surface.vertices.shape[0] == 1
     tip = surface.vertices[0, surface.values[0].argmax()]
     np.testing.assert_allclose(tip, d, atol=1e-10)
@@ -261,31 +241,3 @@ def test_surfaces_equivariant(rng):
 
 
 # --- the order parameter ---------------------------------------------------------------------
-
-
-def test_breaking_feature_is_x2_minus_y2(rng):
-    """breaking_feature(x, y) as a function on the sphere is k (x² − y²), k > 0."""
-    c = signals.breaking_feature((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
-    assert c.shape == (5,)
-    u = rng.normal(size=(200, 3))
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
-    f = o3.spherical_harmonics(2, torch.as_tensor(u), normalize=True).numpy() @ c
-    g = u[:, 0] ** 2 - u[:, 1] ** 2
-    k = (f @ g) / (g @ g)
-    assert k > 0
-    np.testing.assert_allclose(f, k * g, atol=1e-12)
-
-
-def test_breaking_feature_equivariant():
-    """Built from Cartesian axes: rotating the axes rotates the feature; swapping them flips it."""
-    R = rotations(4)[0]
-    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
-    c = signals.breaking_feature(a, b)
-    np.testing.assert_allclose(signals.breaking_feature(R @ a, R @ b), wigner("2e", R) @ c, atol=1e-12)
-    np.testing.assert_allclose(signals.breaking_feature(b, a), -c, atol=1e-15)
-    np.testing.assert_allclose(signals.breaking_feature(2 * a, 3 * b), c, atol=1e-12)  # only directions count
-
-
-def test_breaking_feature_rejects_zero_axis():
-    with pytest.raises(ValueError, match="non-zero"):
-        signals.breaking_feature((0.0, 0.0, 0.0), (0.0, 1.0, 0.0))

@@ -8,6 +8,7 @@ from e3nn import o3
 from hypothesis import given, settings, strategies as st
 from scipy.spatial.transform import Rotation
 
+from engine.order_parameter import OrderParameter
 from engine.symmetry import analyze, curie_check, order_parameter, point_group, point_order_parameter
 
 SQUARE = np.array([[1, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]], dtype=float)
@@ -191,7 +192,7 @@ def test_curie_square_to_rectangle_is_not_learnable():
 
 
 def test_bad_input_names_what_was_received():
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="same number of points, got 4 and 3"):
         curie_check(SQUARE, RECTANGLE[:3])
     with pytest.raises(ValueError, match=r"shape \(5,\)"):
         curie_check(SQUARE, RECTANGLE, feature=(2, np.ones(3)))
@@ -213,12 +214,12 @@ def signal(l, coefficients, directions):
 def test_square_to_rectangle_order_parameter_is_x2_minus_y2(seed):
     rotation = Rotation.random(random_state=seed).as_matrix()
     found = order_parameter(SQUARE @ rotation.T + 1.0, RECTANGLE @ rotation.T + 1.0)
-    assert (found.l, found.parity) == (2, "even")
+    assert found.irreps == "2e" and found.origin == "group theory"
     assert "x² − y²" in found.description
     x_axis, y_axis = rotation[:, 0], rotation[:, 1]
     expected = o3.spherical_harmonics(2, torch.as_tensor(np.stack([x_axis, y_axis])), normalize=True).numpy()
     directions = np.random.default_rng(seed).normal(size=(50, 3))
-    got, want = signal(2, found.coefficients, directions), signal(2, expected[0] - expected[1], directions)
+    got, want = signal(2, found.blocks[2], directions), signal(2, expected[0] - expected[1], directions)
     correlation = got @ want / np.linalg.norm(got) / np.linalg.norm(want)
     assert correlation > 1 - 1e-6  # positive: the signal is largest along the rectangle's long side
 
@@ -226,7 +227,7 @@ def test_square_to_rectangle_order_parameter_is_x2_minus_y2(seed):
 def test_order_parameter_makes_square_to_rectangle_learnable():
     start, target = scatter(SQUARE, 2), scatter(RECTANGLE, 2)
     for found in (order_parameter(start, target), point_order_parameter(start, target)):
-        report = curie_check(start, target, feature=(found.l, found.coefficients))
+        report = curie_check(start, target, feature=found.significant())
         assert report.learnable and report.start_group.name == "D2h"
 
 
@@ -261,15 +262,15 @@ def test_order_parameters_leave_exactly_the_kept_group(case):
     assert curie_check(start, target).kept_name == kept
     for found in (order_parameter(start, target), point_order_parameter(start, target)):
         assert found.symmetry == kept
-        report = curie_check(start, target, feature=(found.l, found.coefficients))
+        report = curie_check(start, target, feature=found.significant())
         assert report.learnable and report.start_group.name == kept
 
 
 def test_point_order_parameter_labels_split_orbits():
     target = SQUARE * [[1.2], [1], [1.2], [1]]  # two opposite corners move out along the diagonal
     found = point_order_parameter(SQUARE, target)
-    assert (found.l, found.parity) == (0, "even")
-    assert curie_check(SQUARE, target, found.coefficients[:, 0]).learnable
+    assert found.irreps == "0e" and found.num_points == 4
+    assert curie_check(SQUARE, target, found.blocks[0][:, 0]).learnable
 
 
 def test_learnable_target_has_no_order_parameter():
@@ -282,9 +283,28 @@ def test_analyze_is_json_ready():
     assert result["start_group"] == "D4h" and result["start_order"] == 16
     assert result["kept_group"] == "D2h" and result["kept_order"] == 8
     assert result["learnable"] is False and result["broken_operations"] == 8
-    assert result["order_parameter"]["l"] == 2 and len(result["order_parameter"]["coefficients"]) == 5
+    assert result["order_parameter"]["irreps"] == "2e" and len(result["order_parameter"]["blocks"]["2"]) == 5
     assert result["verdict"].startswith("Not learnable")
+    assert result["inputs"] == "no symmetry-breaking input" and result["warning"].startswith("Not learnable with")
     assert analyze(RECTANGLE, SQUARE)["order_parameter"] is None
+
+
+def test_analyze_checks_the_given_input_on_one_point_group(monkeypatch):
+    """With the order parameter it suggests as the input, the warning goes; the point group is
+    found once for both checks."""
+    import engine.symmetry._analyze as analysis
+
+    calls = []
+    monkeypatch.setattr(analysis, "point_group", lambda *args, **kwargs: calls.append(1) or point_group(*args, **kwargs))
+    start, target = scatter(SQUARE, 5), scatter(RECTANGLE, 5)
+    plain = analysis.analyze(start, target)
+    suggested = OrderParameter.from_dict(plain["order_parameter"])
+    fixed = analysis.analyze(start, target, suggested)
+    assert calls == [1, 1] and plain["warning"] and fixed["warning"] == ""
+    assert fixed["inputs"] == f"the input {suggested.description}"
+    normal = OrderParameter({1: [0.0, 0.0, 1.0]}, "learned", "a vector along the normal")
+    warning = analysis.analyze(SQUARE, RECTANGLE, normal)["warning"]
+    assert warning.startswith("Not learnable with the input a vector along the normal") and "keeping C2v" in warning
 
 
 @settings(max_examples=15, deadline=None)

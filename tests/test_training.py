@@ -1,27 +1,34 @@
-"""Training: the seed's three outcomes, the training API, prediction and the learned order parameter."""
+"""Training through the door: the seed's three outcomes, the training API, prediction and the
+learned order parameter."""
 
 import numpy as np
 import pytest
 import torch
 from e3nn import o3
 
-import engine.model
-import engine.plan
-from engine import TASKS, Features, ModelConfig, TrainingCancelled, TrainingDiverged, predict, train
+import engine.network.planned
+from engine import api, checkpoint, training
+from engine.features import Features
+from engine.network import Network
+from engine.prediction import predict
+from engine.signals import encode
 from engine.tasks import rectangle, square
-from engine.training import learn_order_parameter
+from helpers import random_orthogonal, wigner
 
+TASKS, ModelConfig = api.TASKS, api.ModelConfig
+SEED = ModelConfig()
 SMALL = ModelConfig(lmax=2, radial_neurons=16)
 
 
 @pytest.fixture(scope="module")
 def seed_results():
     """Each of the seed's tasks trained once, with the defaults (200 iterations, lr 1e-3)."""
-    return {name: train(task.start, task.target, features=task.features) for name, task in TASKS.items()}
+    return {name: api.train(task.start, task.target, config=SEED, order_parameter=task.order_parameter)
+            for name, task in TASKS.items()}
 
 
-def position_error(result, target):
-    return np.linalg.norm(result.predicted - target, axis=1).max()
+def position_error(prediction, target):
+    return np.linalg.norm(prediction.predicted - target, axis=1).max()
 
 
 # --- the seed's outcomes ---------------------------------------------------------------------
@@ -29,11 +36,12 @@ def position_error(result, target):
 
 @pytest.mark.parametrize("name", ["rectangle-to-square", "square-to-rectangle-broken"])
 def test_learnable_tasks_reach_target(seed_results, name):
-    """Tasks 1 and 3: decoded positions within 0.05 of the target, no ambiguity."""
+    """Tasks 1 and 3: decoded positions within 0.05 of the target, no ambiguity, loss near zero."""
     result = seed_results[name]
-    assert position_error(result, TASKS[name].target) < 0.05
-    assert not result.ambiguous.any()
+    assert position_error(result.prediction, TASKS[name].target) < 0.05
+    assert not result.prediction.ambiguous.any()
     assert len(result.loss_history) == 200
+    assert result.final_loss < 1e-10
 
 
 def _keeps_square_symmetry(points):
@@ -47,16 +55,18 @@ def _keeps_square_symmetry(points):
 def test_task2_cannot_break_symmetry(seed_results):
     """Task 2: ambiguous (or symmetric), with a loss at least 10x Task 1's."""
     result = seed_results["square-to-rectangle"]
-    assert result.ambiguous.all() or _keeps_square_symmetry(result.predicted)
+    prediction = result.prediction
+    assert prediction.ambiguous.all() or _keeps_square_symmetry(prediction.predicted)
     assert result.final_loss >= 10 * seed_results["rectangle-to-square"].final_loss
-    assert position_error(result, TASKS["square-to-rectangle"].target) > 0.05
-    for ambiguous, peaks in zip(result.ambiguous, result.peaks):
+    assert result.final_loss == pytest.approx(7.07e-4, rel=0.01)
+    assert position_error(prediction, TASKS["square-to-rectangle"].target) > 0.05
+    for ambiguous, peaks in zip(prediction.ambiguous, prediction.peaks):
         assert (len(peaks) > 1) == ambiguous  # every tied peak is listed
 
 
-def test_task3_feature_is_x2_minus_y2():
+def test_task3_input_is_x2_minus_y2():
     """Task 3's extra input is the x² − y² order parameter on every point, scalar 1 first."""
-    features = TASKS["square-to-rectangle-broken"].features
+    features = Features.with_order_parameter(4, TASKS["square-to-rectangle-broken"].order_parameter)
     assert o3.Irreps(features.irreps) == o3.Irreps("0e+2e")
     np.testing.assert_array_equal(features.values[:, 0], 1.0)
     u = np.random.default_rng(0).normal(size=(50, 3))
@@ -75,17 +85,19 @@ def test_tasks_geometry():
 
 
 def test_result_fields(seed_results):
-    """Shapes of everything the result carries; final loss is the loss of the returned outputs."""
-    result = seed_results["rectangle-to-square"]
-    start = TASKS["rectangle-to-square"].start
-    assert result.signals.shape == (4, 36)
-    assert result.displacements.shape == result.predicted.shape == (4, 3)
-    np.testing.assert_allclose(result.predicted, start + result.displacements)
-    assert result.ambiguous.shape == (4,) and result.ambiguous.dtype == bool
-    assert len(result.peaks) == 4
-    assert result.seconds > 0
-    assert result.final_loss <= result.loss_history[0]
-    assert next(result.model.parameters()).dtype == torch.float64
+    """Shapes of everything the result carries; the final loss is the loss of the returned outputs."""
+    result = seed_results["square-to-rectangle"]
+    task = TASKS["square-to-rectangle"]
+    prediction = result.prediction
+    assert prediction.signals.shape == (4, 36)
+    assert prediction.displacements.shape == prediction.predicted.shape == (4, 3)
+    np.testing.assert_allclose(prediction.predicted, task.start + prediction.displacements)
+    assert prediction.ambiguous.shape == (4,) and prediction.ambiguous.dtype == bool
+    assert len(prediction.peaks) == 4
+    assert 0.01 < result.seconds < 60  # training 200 steps takes a measurable, bounded time
+    goal = encode(task.target - task.start, SEED.lmax)
+    assert result.final_loss == pytest.approx(np.mean((prediction.signals - goal) ** 2), rel=1e-6)
+    assert result.final_loss < result.loss_history[0]
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -94,24 +106,32 @@ def test_result_fields(seed_results):
 def quick(**kwargs):
     """A fast training run on Task 1 (small network, few steps)."""
     task = TASKS["rectangle-to-square"]
-    return train(task.start, task.target, **{"config": SMALL, "iterations": 10, **kwargs})
+    return api.train(task.start, task.target, **{"config": SMALL, "iterations": 10, **kwargs})
 
 
 def test_reproducible_from_seed():
     """Same seed: identical history; another seed: a different one."""
     a, b, c = quick(seed=3), quick(seed=3), quick(seed=4)
     np.testing.assert_array_equal(a.loss_history, b.loss_history)
-    np.testing.assert_array_equal(a.signals, b.signals)
+    np.testing.assert_array_equal(a.prediction.signals, b.prediction.signals)
     assert not np.array_equal(a.loss_history, c.loss_history)
 
 
 def test_seed_does_not_touch_global_rng():
-    """Training forks the random state: the caller's stream is unchanged."""
+    """Training draws its weights from its own generator: the caller's stream is unchanged."""
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
     quick(seed=9)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_thread_count_is_restored():
+    """Small graphs train on one thread; the caller's thread count is back afterwards."""
+    before = torch.get_num_threads()
+    seen = []
+    quick(iterations=2, progress=lambda i, loss: seen.append(torch.get_num_threads()))
+    assert seen == [1, 1] and torch.get_num_threads() == before
 
 
 def test_progress_called_every_iteration():
@@ -123,91 +143,101 @@ def test_progress_called_every_iteration():
 
 
 def test_cancel_checked_every_step():
-    """cancel() is asked before every step; once it says yes, TrainingCancelled, no more steps."""
+    """cancel() is asked before every step; once it says yes, Cancelled, no more steps."""
     events = []
 
     def cancel():
         events.append("cancel")
         return events.count("cancel") > 3
 
-    with pytest.raises(TrainingCancelled):
+    with pytest.raises(api.Cancelled):
         quick(iterations=50, progress=lambda i, loss: events.append(i), cancel=cancel)
     assert events == ["cancel", 0, "cancel", 1, "cancel", 2, "cancel"]
 
 
 def test_cancel_before_first_step():
-    with pytest.raises(TrainingCancelled):
+    with pytest.raises(api.Cancelled):
         quick(cancel=lambda: True, progress=lambda i, loss: pytest.fail("trained after a cancel"))
 
 
 def test_early_stop_at_tolerance():
     """Stops at the first loss below the tolerance."""
-    full = quick(iterations=60)
+    task = TASKS["rectangle-to-square"]
+    full = training.train(task.start, task.target, config=SMALL, iterations=60)
     tolerance = float(np.quantile(full.loss_history, 0.5))
-    stopped = quick(iterations=60, tolerance=tolerance)
+    stopped = training.train(task.start, task.target, config=SMALL, iterations=60, tolerance=tolerance)
     k = int(np.argmax(full.loss_history < tolerance))
     assert len(stopped.loss_history) == k + 1 < 60
     np.testing.assert_array_equal(stopped.loss_history, full.loss_history[:k + 1])
 
 
 def test_divergence_large_lr():
-    """A huge learning rate is reported as TrainingDiverged (a ValueError), not returned."""
-    with pytest.raises(TrainingDiverged, match="diverged"):
+    """A huge learning rate is reported as Diverged (a ValueError), not returned."""
+    with pytest.raises(api.Diverged, match="diverged"):
         quick(lr=1e3, iterations=50)
+    assert issubclass(api.Diverged, ValueError)
 
 
 def test_divergence_nan(monkeypatch):
     """A NaN loss stops training at once."""
-    loss_and_gradient = engine.plan.Plan.loss_and_gradient
-    monkeypatch.setattr(engine.plan.Plan, "loss_and_gradient", lambda *args: loss_and_gradient(*args) * float("nan"))
+    loss_and_gradient = engine.network.planned.Plan.loss_and_gradient
+    monkeypatch.setattr(engine.network.planned.Plan, "loss_and_gradient", lambda *args: loss_and_gradient(*args) * float("nan"))
     progress = []
-    with pytest.raises(TrainingDiverged, match="iteration 0"):
+    with pytest.raises(api.Diverged, match="iteration 0"):
         quick(progress=lambda i, loss: progress.append(i))
     assert progress == []
 
 
-@pytest.mark.parametrize("start, target, features, message", [
+THREE_POINT_INPUT = api.OrderParameter({0: np.ones((3, 1))}, "vertex group", "weights")
+
+
+@pytest.mark.parametrize("start, target, order_parameter, message", [
     ([[0, 0, 0], [1, np.nan, 0]], [[0, 0, 0], [1, 1, 0]], None, "NaN"),
     ([[0, 0, 0], [1, 1, 0]], [[0, 0, 0], [1, np.inf, 0]], None, "infinite"),
     ([[0, 0, 0]], [[1, 1, 1]], None, "at least 2 points"),
     ([[0, 0], [1, 1]], [[0, 0], [1, 1]], None, r"shape \(N, 3\)"),
     ([[0, 0, 0], [1, 0, 0]], [[0, 0, 0], [1, 0, 0], [2, 0, 0]], None, "same number of points"),
-    ([[0, 0, 0], [1, 0, 0]], [[0, 0, 0], [1, 1, 0]], Features.scalar(3), "features are given for 3 points"),
+    ([[0, 0, 0], [1, 0, 0]], [[0, 0, 0], [1, 1, 0]], THREE_POINT_INPUT, "given for 3 points"),
     ([[0, 0, 0], ["a", 0, 0]], [[0, 0, 0], [1, 1, 0]], None, "numbers"),
-], ids=["nan", "inf", "one-point", "2d", "lengths", "feature-count", "strings"])
-def test_bad_inputs(start, target, features, message):
-    """Bad points or features: ValueError saying what is wrong."""
+], ids=["nan", "inf", "one-point", "2d", "lengths", "input-count", "strings"])
+def test_bad_inputs(start, target, order_parameter, message):
+    """Bad points or inputs: ValueError saying what is wrong."""
     with pytest.raises(ValueError, match=message):
-        train(start, target, features=features, config=SMALL, iterations=2)
+        api.train(start, target, order_parameter=order_parameter, config=SMALL, iterations=2)
 
 
-@pytest.mark.parametrize("kwargs", [dict(iterations=0), dict(lr=0.0), dict(lr=-1e-3)])
-def test_bad_hyper_parameters(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(iterations=0), "iterations"), (dict(iterations=2.5), "iterations"), (dict(iterations=True), "iterations"),
+    (dict(lr=0.0), "learning rate"), (dict(lr=-1e-3), "learning rate"), (dict(lr="fast"), "learning rate"),
+])
+def test_bad_hyper_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         quick(**kwargs)
 
 
 def test_features_validate():
-    """Features check their width against their irreps, finiteness and global coefficients."""
+    """Features check their width against their irreps and finiteness; an input is tiled."""
     with pytest.raises(ValueError, match="need shape"):
         Features("0e+2e", np.ones((4, 1)))
     with pytest.raises(ValueError, match="NaN"):
         Features("0e", np.full((4, 1), np.nan))
-    with pytest.raises(ValueError, match="5 coefficients"):
-        Features.with_global(4, 2, [1.0, 2.0])
-    f = Features.with_global(3, 1, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="terms like"):
+        Features("0e+2q", np.ones((4, 6)))
+    f = Features.with_order_parameter(3, api.OrderParameter({1: [1.0, 2.0, 3.0]}, "learned", ""))
     assert o3.Irreps(f.irreps) == o3.Irreps("0e+1o") and f.values.shape == (3, 4)
+    np.testing.assert_array_equal(f.values[2], [1.0, 1.0, 2.0, 3.0])
 
 
 def test_vector_output_trains():
     """output='vector' learns displacements directly (nothing is ever ambiguous)."""
     task = TASKS["rectangle-to-square"]
-    result = train(task.start, task.target, config=ModelConfig(lmax=2, radial_neurons=16, output="vector"),
-                   iterations=100, lr=1e-2)
-    assert result.signals.shape == (4, 3)
-    np.testing.assert_array_equal(result.displacements, result.signals)
-    assert not result.ambiguous.any()
-    assert result.loss_history[-1] < 0.1 * result.loss_history[0]
+    result = api.train(task.start, task.target, config=ModelConfig(lmax=2, radial_neurons=16, output="vector"),
+                       iterations=100, lr=1e-2)
+    prediction = result.prediction
+    assert prediction.signals.shape == (4, 3)
+    np.testing.assert_array_equal(prediction.displacements, prediction.signals)
+    assert not prediction.ambiguous.any()
+    assert result.final_loss < 0.1 * result.loss_history[0]
 
 
 # --- prediction ------------------------------------------------------------------------------
@@ -217,18 +247,18 @@ def test_vector_output_trains():
 def test_predict_reproduces_training(seed_results, name):
     """predict() on the trained model gives the training result's outputs and displacements."""
     result, task = seed_results[name], TASKS[name]
-    same = predict(result.model, task.start, task.features, dtype=torch.float32)
-    np.testing.assert_allclose(same.signals, result.signals, rtol=0, atol=1e-6)
-    exact = predict(result.model, task.start, task.features)
-    np.testing.assert_allclose(exact.signals, result.signals, rtol=0, atol=1e-4)
+    trained = result.prediction
+    same = api.predict(result.model, task.start, order_parameter=task.order_parameter, dtype="float32")
+    np.testing.assert_allclose(same.signals, trained.signals, rtol=0, atol=1e-6)
+    exact = api.predict(result.model, task.start, order_parameter=task.order_parameter)
+    np.testing.assert_allclose(exact.signals, trained.signals, rtol=0, atol=1e-4)
     for prediction in (same, exact):
-        np.testing.assert_array_equal(prediction.ambiguous, result.ambiguous)
-        for i, ambiguous in enumerate(result.ambiguous):
+        np.testing.assert_array_equal(prediction.ambiguous, trained.ambiguous)
+        for i, ambiguous in enumerate(trained.ambiguous):
             if ambiguous:  # which tied peak comes first is arbitrary: compare the sets
-                assert _same_set(prediction.peaks[i], result.peaks[i], 1e-4)
+                assert _same_set(prediction.peaks[i], trained.peaks[i], 1e-4)
             else:
-                np.testing.assert_allclose(prediction.displacements[i], result.displacements[i], atol=1e-4)
-    assert next(result.model.parameters()).dtype == torch.float64  # predict leaves the model as it was
+                np.testing.assert_allclose(prediction.displacements[i], trained.displacements[i], atol=1e-4)
 
 
 def _same_set(a, b, atol):
@@ -236,60 +266,50 @@ def _same_set(a, b, atol):
     return len(a) == len(b) and distance.min(axis=0).max() < atol and distance.min(axis=1).max() < atol
 
 
+def _rotation():
+    return random_orthogonal(torch.Generator().manual_seed(0))
+
+
 def test_predict_is_equivariant(seed_results):
     """Predicting on a rotated start rotates the decoded displacements (Task 1, scalar inputs)."""
-    result = seed_results["rectangle-to-square"]
+    model = seed_results["rectangle-to-square"].model
     start = TASKS["rectangle-to-square"].start
     R = _rotation()
-    a, b = predict(result.model, start), predict(result.model, start @ R.T)
+    a, b = api.predict(model, start), api.predict(model, start @ R.T)
     np.testing.assert_allclose(b.displacements, a.displacements @ R.T, atol=1e-8)
 
 
-def _rotation():
-    q = torch.randn(4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    return o3.quaternion_to_matrix(q / q.norm()).numpy()
-
-
-def _wigner(irreps, R):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # e3nn builds its generators in the default dtype
-    try:
-        return o3.Irreps(irreps).D_from_matrix(torch.as_tensor(R)).numpy()
-    finally:
-        torch.set_default_dtype(previous)
-
-
 def test_trained_model_is_exact_in_float64(seed_results):
-    """The model train() returns is a float64 model: its fixed buffers (Clebsch-Gordan
-    coefficients) equal a freshly built network's, so it is equivariant to 1e-10 in float64."""
-    model = seed_results["rectangle-to-square"].model
-    fresh = engine.model.Network(model.config, str(model.irreps_in))
+    """The trained model is a float64 model: its fixed buffers (Clebsch-Gordan coefficients)
+    equal a freshly built network's, so it is equivariant to 1e-10 in float64."""
+    model, _ = checkpoint.from_bytes(seed_results["rectangle-to-square"].model)
+    fresh = Network(model.config, str(model.irreps_in))
     for (name, a), (_, b) in zip(model.named_buffers(), fresh.named_buffers()):
         assert a.dtype == b.dtype and torch.equal(a, b), name
     R = _rotation()
     positions = np.random.default_rng(1).normal(size=(6, 3))
     a, b = predict(model, positions), predict(model, positions @ R.T)
-    assert np.abs(b.signals - a.signals @ _wigner(model.irreps_out, R).T).max() <= 1e-10
+    assert np.abs(b.signals - a.signals @ wigner(model.irreps_out, R).T).max() <= 1e-10
 
 
 def test_predict_in_float32_leaves_model_exact():
     """predict(dtype=float32) must not round the model's float64 buffers for later calls."""
-    torch.manual_seed(0)
-    model = engine.model.Network(ModelConfig(lmax=3, radial_neurons=16))
+    model = Network(ModelConfig(lmax=3, radial_neurons=16), generator=torch.Generator().manual_seed(0))
     positions = np.random.default_rng(2).normal(size=(5, 3))
     before = predict(model, positions).signals
     predict(model, positions, dtype=torch.float32)
     np.testing.assert_array_equal(predict(model, positions).signals, before)
+    assert next(model.parameters()).dtype == torch.float64
 
 
 def test_predict_rejects(seed_results):
     model = seed_results["square-to-rectangle-broken"].model
-    with pytest.raises(ValueError, match="takes"):
-        predict(model, square())  # scalar features for a model that wants 0e+2e
-    with pytest.raises(ValueError, match="features are given"):
-        predict(model, square(), Features.scalar(3))
+    with pytest.raises(ValueError, match="takes"):  # an L=1 input for a model that wants 0e+2e
+        api.predict(model, square(), order_parameter=api.OrderParameter({1: [0.0, 1.0, 0.0]}, "learned", ""))
+    with pytest.raises(ValueError, match="given for 3 points"):
+        api.predict(model, square(), order_parameter=api.OrderParameter({2: np.ones((3, 5))}, "learned", ""))
     with pytest.raises(ValueError, match="NaN"):
-        predict(model, np.full((4, 3), np.nan))
+        api.predict(model, np.full((4, 3), np.nan))
 
 
 # --- learned order parameter -----------------------------------------------------------------
@@ -298,45 +318,45 @@ def test_predict_rejects(seed_results):
 @pytest.fixture(scope="module", params=[0, 1, 2])
 def learned(request):
     """Learned from several seeds: the result must not depend on a lucky initialisation."""
-    return learn_order_parameter(square(), rectangle(), seed=request.param)
+    return api.learn_order_parameter(square(), rectangle(), config=SEED, seed=request.param)
 
 
 def test_learned_order_parameter_is_even(learned):
-    """Square -> rectangle: at least 90% of the learned feature's norm is in L = 2 and 4."""
-    norms = learned.norms
-    assert set(norms) == set(range(1, 6))
-    even = np.hypot(norms[2], norms[4])
-    assert even >= 0.9 * np.linalg.norm(list(norms.values()))
-    assert np.linalg.norm(learned.coefficients) == pytest.approx(1.0)
+    """Square -> rectangle: at least 90% of the learned input's norm is in L = 2 and 4."""
+    found = learned.order_parameter
+    norms = {l: np.linalg.norm(c) for l, c in found.blocks.items()}
+    assert set(norms) == set(range(1, 6)) and found.irreps == "1o+2e+3o+4e+5o"
+    assert np.hypot(norms[2], norms[4]) >= 0.9 * np.linalg.norm(list(norms.values()))
+    assert np.linalg.norm(found.values) == pytest.approx(1.0)
     assert len(learned.loss_history) == 300
-    assert o3.Irreps(learned.features.irreps) == engine.model.hidden_irreps(5)
-    assert learned.features.values.shape == (4, 36)
+    assert found.origin == "learned" and found.description.startswith("learned: L=")
+    assert [l for l, _ in found.significant()][0] in (2, 4)
 
 
 def test_learned_order_parameter_breaks_symmetry(learned):
-    """Training with the learned features reaches Task 3's accuracy."""
-    result = train(square(), rectangle(), features=learned.features)
-    assert np.linalg.norm(result.predicted - rectangle(), axis=1).max() < 0.05
-    assert not result.ambiguous.any()
+    """Training with the learned input reaches Task 3's accuracy."""
+    result = api.train(square(), rectangle(), config=SEED, order_parameter=learned.order_parameter)
+    assert position_error(result.prediction, rectangle()) < 0.05
+    assert not result.prediction.ambiguous.any()
 
 
 def test_learning_reports_progress_and_cancels():
     calls = []
-    with pytest.raises(TrainingCancelled):
-        learn_order_parameter(square(), rectangle(), progress=lambda i, loss: calls.append(i),
-                              cancel=lambda: len(calls) >= 3)
+    with pytest.raises(api.Cancelled):
+        api.learn_order_parameter(square(), rectangle(), config=SMALL, progress=lambda i, loss: calls.append(i),
+                                  cancel=lambda: len(calls) >= 3)
     assert calls == [0, 1, 2]
 
 
 def test_learn_order_parameter_rejects_bad_points():
     with pytest.raises(ValueError, match="same number of points"):
-        learn_order_parameter(square(), rectangle()[:3])
+        api.learn_order_parameter(square(), rectangle()[:3], config=SMALL)
 
 
 def test_per_point_order_parameter_breaks_symmetry():
-    """A feature learned per point (one per corner) also lets square -> rectangle be learned."""
-    learned = learn_order_parameter(square(), rectangle(), per_point=True)
-    assert learned.coefficients.shape == (4, 35)
-    assert learned.features.values.shape == (4, 36)
-    result = train(square(), rectangle(), features=learned.features)
-    assert np.linalg.norm(result.predicted - rectangle(), axis=1).max() < 0.05
+    """An input learned per point (one per corner) also lets square -> rectangle be learned."""
+    learned = api.learn_order_parameter(square(), rectangle(), config=SEED, per_point=True)
+    found = learned.order_parameter
+    assert found.num_points == 4 and found.values.shape == (4, 35)
+    result = api.train(square(), rectangle(), config=SEED, order_parameter=found)
+    assert position_error(result.prediction, rectangle()) < 0.05

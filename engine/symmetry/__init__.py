@@ -10,17 +10,16 @@ spherical harmonics with y as the polar axis, irreps ``(l, (-1)**l)``.
 """
 
 from ._analyze import analyze
-from ._curie import CurieReport, curie_check
-from ._groups import AnalysisCancelled, PointGroup, point_group
-from ._order_parameter import OrderParameter, order_parameter, point_order_parameter
+from ._curie import CurieReport, curie_check, curie_report
+from ._groups import PointGroup, point_group
+from ._order_parameter import order_parameter, point_order_parameter
 
 __all__ = [
-    "AnalysisCancelled",
     "PointGroup",
     "CurieReport",
-    "OrderParameter",
     "point_group",
     "curie_check",
+    "curie_report",
     "order_parameter",
     "point_order_parameter",
     "analyze",

@@ -1,26 +1,48 @@
-"""The whole analysis of a start and target, as a JSON-ready dict."""
+"""The whole analysis of a start and target, as a JSON-ready dict: one point group, Curie's
+check without and with the given input, and the order parameters that would fix it."""
 
-from ._curie import _start_and_target, curie_check
+from ..errors import Cancelled
+from ..validation import check_order_parameter, check_pair
+from ._curie import curie_report
+from ._groups import point_group
 from ._order_parameter import _global_order_parameter, _point_order_parameter
 
 
-def analyze(start, target, types=None, *, lmax=5, tolerance=1e-3, progress=None, cancel=None):
+def analyze(start, target, order_parameter=None, types=None, *, lmax=5, tolerance=1e-3, progress=None,
+            cancel=None):
     """Curie check and order parameters, as a JSON-ready dict.
 
     Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
     group), ``learnable``, ``broken_operations`` (count; None when the start's group is infinite,
-    C∞v or D∞h), ``order_parameter`` and
-    ``point_order_parameter`` (``{l, parity, coefficients, description}`` or None) and a
-    one-sentence ``verdict``. ``progress(done, total)`` and ``cancel()`` work as in
-    `point_group` (`AnalysisCancelled` when cancelled), so the analysis can run off the UI thread.
+    C∞v or D∞h), ``order_parameter`` and ``point_order_parameter`` (``OrderParameter.to_dict()``
+    or None), a one-sentence ``verdict``; then ``inputs``, naming the input ``order_parameter``
+    (an `~engine.order_parameter.OrderParameter` or None) whose significant degrees were
+    checked, and ``warning``: "" when the target is learnable with that input, else what to do.
+
+    The start's point group is found once and serves both checks. ``progress(step, 2)`` is
+    called with fractional steps below 1 while the group's candidate operations are tested,
+    after the group and at the end; ``cancel()`` is polled between candidates and after the
+    group, so the analysis can run cancellably off the UI thread.
     """
-    x0, x1 = _start_and_target(start, target)
-    report = curie_check(x0, x1, types, tolerance=tolerance, progress=progress, cancel=cancel)
+    x0, x1 = check_pair(start, target)
+    check_order_parameter(order_parameter, len(x0))
+    searching = None if progress is None else (lambda done, total: progress(done / max(total, 1), 2))
+    group = point_group(x0, types, tolerance=tolerance, progress=searching, cancel=cancel)
+    report = curie_report(group, x0, x1, tolerance=tolerance)
+    if progress is not None:
+        progress(1, 2)
+    if cancel is not None and cancel():
+        raise Cancelled("Analysis cancelled")
     G, H = report.start_group, report.kept
     found = point = None
     if not report.learnable:
         found = _global_order_parameter(report, x0, x1, lmax, tolerance)
         point = _point_order_parameter(report, x1 - x0, tolerance)
+    blocks = [] if order_parameter is None else order_parameter.significant()
+    checked = curie_report(group, x0, x1, blocks, tolerance=tolerance) if blocks else report
+    inputs = "no symmetry-breaking input" if order_parameter is None else f"the input {order_parameter.description}"
+    if progress is not None:
+        progress(2, 2)
     return {
         "start_group": G.name,
         "start_order": _json_order(G),
@@ -31,6 +53,8 @@ def analyze(start, target, types=None, *, lmax=5, tolerance=1e-3, progress=None,
         "order_parameter": found.to_dict() if found else None,
         "point_order_parameter": point.to_dict() if point else None,
         "verdict": _verdict(report, found, point, lmax),
+        "inputs": inputs,
+        "warning": _warning(checked, found, inputs),
     }
 
 
@@ -48,3 +72,13 @@ def _verdict(report, found, point, lmax):
         per_point = f"the per-point one ({point.description})"
         return f"{broken}; no global order parameter up to L={lmax} does that, so add {per_point}."
     return f"{broken}; add the order parameter {found.description} as an input."
+
+
+def _warning(checked, found, inputs):
+    """What to do when the target is not learnable with the checked inputs; "" when it is."""
+    if checked.learnable:
+        return ""
+    how = (f"add the order parameter {found.description} (Use Order Parameter)" if found else
+           "no global order parameter fixes it (see Analyze Symmetry)")
+    return (f"Not learnable with {inputs}: the target breaks {len(checked.broken)} operations of "
+            f"{checked.start_group.name}, keeping {checked.kept_name}; {how}")

@@ -7,7 +7,8 @@ import torch
 from e3nn import o3
 from scipy.optimize import minimize_scalar
 
-from ._groups import _LINEAR_ORDER, PointGroup, _points, _rms, _subgroup, _turned, point_group
+from ..validation import check_pair
+from ._groups import _LINEAR_ORDER, PointGroup, _rms, _subgroup, _turned, point_group
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +80,13 @@ def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3, prog
     >>> report.learnable, report.kept_name
     (False, 'D2h')
     """
-    x0, x1 = _start_and_target(start, target)
+    x0, x1 = check_pair(start, target)
     group = point_group(x0, types, tolerance=tolerance, progress=progress, cancel=cancel)
+    return curie_report(group, x0, x1, feature, tolerance=tolerance)
+
+
+def curie_report(group, x0, x1, feature=None, *, tolerance=1e-3):
+    """`curie_check` on the start's known point ``group`` (so that one group serves several checks)."""
     blocks = _blocks(feature, len(x0))
     d = x1 - x0
     if group.infinite:
@@ -91,13 +97,6 @@ def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3, prog
     error = np.abs(d[group.permutations] - moved).max(axis=(1, 2))
     kept = error <= tolerance * _rms(x0 - x0.mean(axis=0))
     return CurieReport(group, _subgroup(group, kept), np.flatnonzero(~kept))
-
-
-def _start_and_target(start, target):
-    x0, x1 = _points(start, "start"), _points(target, "target")
-    if x0.shape != x1.shape:
-        raise ValueError(f"start and target must have the same shape, but got {x0.shape} and {x1.shape}")
-    return x0, x1
 
 
 def _wigner_d(l, ops):

@@ -6,16 +6,15 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..errors import Cancelled
+from ..validation import check_points
+
 _LINEAR_ORDER = 12  # rotations standing in for the continuous axis of C∞v and D∞h
 _ANGLE_TOL = 1e-2  # tolerance on axis directions and rotation angles when naming a group
 COINCIDENT = 1e-6  # points closer than this times the set's rms radius are one point twice
 MAX_POINTS = 100_000  # the largest set analysed (an icosphere of 40,962 vertices takes about 10 s)
 MAX_CANDIDATES = 1_000_000  # candidate operations tested before the search gives up
 _SAMPLE = 32  # points a candidate must map onto points before the whole set is matched
-
-
-class AnalysisCancelled(Exception):
-    """Raised inside the symmetry search when its ``cancel`` callback returns true."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +73,7 @@ def point_group(positions, types=None, *, tolerance=1e-3, progress=None, cancel=
         called as ``progress(done, total)`` before each candidate operation is tested, and
         ``progress(total, total)`` at the end.
     cancel : callable, optional
-        checked between candidates; when it returns true, `AnalysisCancelled` is raised.
+        checked between candidates; when it returns true, `~engine.errors.Cancelled` is raised.
 
     Returns
     -------
@@ -95,7 +94,7 @@ def point_group(positions, types=None, *, tolerance=1e-3, progress=None, cancel=
     """
     if not tolerance > 0:
         raise ValueError(f"tolerance must be positive, but got {tolerance!r}")
-    x = _points(positions, "positions")
+    x = check_points(positions, "positions")
     if len(x) > MAX_POINTS:
         raise ValueError(f"{len(x):,} points are more than the symmetry analysis takes ({MAX_POINTS:,}); "
                          f"analyse a simpler version of the mesh")
@@ -115,15 +114,6 @@ def point_group(positions, types=None, *, tolerance=1e-3, progress=None, cancel=
 # --- finding the operations ---------------------------------------------------------------------
 
 
-def _points(positions, what):
-    x = np.asarray(positions, dtype=float)
-    if x.ndim != 2 or x.shape[1] != 3 or len(x) == 0:
-        raise ValueError(f"{what} must have shape (N, 3) with N >= 1, but got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} must be finite, but contains NaN or infinity")
-    return x
-
-
 def _rms(x):
     return float(np.sqrt((x**2).sum(axis=1).mean()))
 
@@ -139,7 +129,8 @@ def _labels(types, n, tolerance):
         return np.unique(t.reshape(n, -1), axis=0, return_inverse=True)[1].ravel()
     rows = t.reshape(n, -1).astype(float)
     tol = tolerance * max(np.abs(rows).max(), np.finfo(float).tiny)
-    representatives, labels = [], np.empty(n, dtype=int)
+    representatives: list[np.ndarray] = []
+    labels = np.empty(n, dtype=int)
     for i, row in enumerate(rows):
         close = [k for k, r in enumerate(representatives) if np.abs(row - r).max() <= tol]
         if not close:
@@ -282,7 +273,7 @@ def _find_operations(x, labels, tol, progress=None, cancel=None):
     total = 2 * len(pairs)
     for done, ((a2, b2), handedness) in enumerate((pair, h) for pair in pairs for h in (1.0, -1.0)):
         if cancel is not None and cancel():
-            raise AnalysisCancelled(f"Symmetry analysis cancelled after {done:,} of {total:,} candidates")
+            raise Cancelled(f"Symmetry analysis cancelled after {done:,} of {total:,} candidates")
         if progress is not None:
             progress(done, total)
         if (a2, b2, handedness) in seen:
@@ -354,7 +345,7 @@ def _parallel(u, v):
 
 
 def _count_directions(vectors):
-    distinct = []
+    distinct: list[np.ndarray] = []
     for v in vectors:
         if not any(_parallel(v, w) for w in distinct):
             distinct.append(v)

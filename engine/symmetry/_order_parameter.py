@@ -1,52 +1,13 @@
 """Order parameters: the lowest spherical-harmonic input that breaks a symmetry like the target."""
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from e3nn import o3
 
-from ._curie import _keeps_feature, _start_and_target, _wigner_d, curie_check
+from ..order_parameter import OrderParameter
+from ..validation import check_pair
+from ._curie import _keeps_feature, _wigner_d, curie_check
 from ._groups import _ANGLE_TOL, _axis, _rotation_order, _subgroup
-
-
-@dataclass(frozen=True, eq=False)
-class OrderParameter:
-    """A feature that is invariant under the kept subgroup but not under the start's group.
-
-    Parameters
-    ----------
-    l : int
-        degree of the spherical harmonics.
-    parity : {'even', 'odd'}
-        :math:`(-1)^l`, as in the network's signals.
-    coefficients : `numpy.ndarray`
-        shape ``(2l+1,)`` for a global feature at the centroid, the signal
-        :math:`f(\\hat r) = \\sum_m c_m Y^l_m(\\hat r)` in the basis of
-        ``o3.spherical_harmonics(l, r, normalize=True)``; or shape ``(N, 2l+1)`` for one such
-        feature per point.
-    description : str
-        readable summary, e.g. ``'L=2, even, ∝ x² − y² ...'``.
-    symmetry : str
-        name of the start's symmetry that is left with this feature as an extra input. It is the
-        kept group's unless a single degree l cannot break the symmetry that far.
-    """
-
-    l: int
-    parity: str
-    coefficients: np.ndarray
-    description: str
-    symmetry: str
-
-    def to_dict(self):
-        """JSON-ready form."""
-        return {
-            "l": self.l,
-            "parity": self.parity,
-            "coefficients": self.coefficients.tolist(),
-            "description": self.description,
-            "symmetry": self.symmetry,
-        }
 
 
 def order_parameter(start, target, types=None, *, lmax=5, tolerance=1e-3):
@@ -62,7 +23,7 @@ def order_parameter(start, target, types=None, *, lmax=5, tolerance=1e-3):
     :math:`c \\propto Q\\, m_l`, with :math:`m_l = \\sum_i |x_i|^l Y^l(\\hat x_i)` the target's
     multipole about the start's centroid (so the sign follows the target), then :math:`Q r` for a
     fixed generic :math:`r`. The first candidate whose symmetry in :math:`G` is exactly :math:`H`
-    is returned; if none is, the one leaving the least symmetry (see `OrderParameter.symmetry`).
+    is returned; if none is, the one leaving the least symmetry (its ``symmetry``).
 
     Parameters
     ----------
@@ -81,7 +42,7 @@ def order_parameter(start, target, types=None, *, lmax=5, tolerance=1e-3):
     ValueError
         when no global order parameter exists up to ``lmax``.
     """
-    x0, x1 = _start_and_target(start, target)
+    x0, x1 = check_pair(start, target)
     report = curie_check(x0, x1, types, tolerance=tolerance)
     if report.learnable:
         return None
@@ -117,9 +78,9 @@ def point_order_parameter(start, target, types=None, *, tolerance=1e-3):
     Returns
     -------
     `OrderParameter` or None
-        ``coefficients`` of shape ``(N, 2l+1)``; None when the target is learnable.
+        one block of shape ``(N, 2l+1)``; None when the target is learnable.
     """
-    x0, x1 = _start_and_target(start, target)
+    x0, x1 = check_pair(start, target)
     report = curie_check(x0, x1, types, tolerance=tolerance)
     if report.learnable:
         return None
@@ -173,7 +134,7 @@ def _global_order_parameter(report, x0, x1, lmax, tolerance):
     l, c, left = best
     polynomial = _polynomial(l, c, _symmetry_frame(left, x1))
     description = f"L={l}, {_parity(l)}, ∝ {polynomial} with z the main axis of {left.name}"
-    return OrderParameter(l, _parity(l), c, description, left.name)
+    return OrderParameter({l: c}, "group theory", description, left.name)
 
 
 def _point_order_parameter(report, d, tolerance):
@@ -184,14 +145,14 @@ def _point_order_parameter(report, d, tolerance):
     left = _keeps_feature(G, (0, labels), len(d), tolerance).sum()
     if h_orbits.max() > g_orbits.max() and left == len(H.operations):
         description = f"L=0, even, labels the {h_orbits.max() + 1} orbits of {H.name} among the points"
-        return OrderParameter(0, "even", labels, description, H.name)
+        return OrderParameter({0: labels}, "group theory", description, H.name)
     average = np.zeros_like(d)
     for R, perm in zip(G.operations, G.permutations):
         average[perm] += d @ R.T
     broken = d - average / len(G.operations)
     c = _sh(1, broken, normalize=False)
     description = f"L=1, odd, the part of each point's displacement that {G.name} forbids"
-    return OrderParameter(1, "odd", c / np.linalg.norm(c, axis=1).max(), description, H.name)
+    return OrderParameter({1: c / np.linalg.norm(c, axis=1).max()}, "group theory", description, H.name)
 
 
 def _orbits(permutations):

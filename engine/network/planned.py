@@ -21,37 +21,29 @@ import math
 
 import torch
 
-from .activations import sigmoid_backward, softplus, softplus_backward
-from .geometry import Geometry
+from .._torch_private import version
+from ..graph import Graph
+from .structure import message_products
 
-__all__ = ["Plan", "message_products"]
-
-
-def message_products(table_t: torch.Tensor, x_source: torch.Tensor, harmonics: torch.Tensor) -> torch.Tensor:
-    """:math:`P = C^\\top (x_{s(e)} \\otimes Y_e)`, ``(Q, E)``, from the transposed sparse table
-    ``(Q, D_in D_edge)``, the ``(D_in, E)`` source features and the ``(D_edge, E)`` harmonics."""
-    outer = x_source[:, None, :] * harmonics[None]
-    return torch.sparse.mm(table_t, outer.reshape(-1, x_source.shape[1]))
+__all__ = ["Plan"]
 
 
 class Plan:
-    """A :class:`~engine.model.Network`'s structure on one :class:`~engine.geometry.Geometry`.
+    """A :class:`~engine.network.Network`'s structure on one :class:`~engine.graph.Graph`.
 
     The weights are not part of the plan: each call takes them as the views
     ``network.radial.unflatten(theta)`` of a flat vector, so that an optimiser can update one
     tensor.
     """
 
-    def __init__(self, network, geometry: Geometry):
-        dtype = geometry.harmonics.dtype
+    def __init__(self, network, graph: Graph):
+        dtype = graph.harmonics.dtype
         self.radial = network.radial
-        embedding = geometry.embedding * self.radial.scales[0]
-        self.basis = embedding.expand(len(self.radial.last), *embedding.shape).contiguous()
-        self.alphas = [1.0] + self.radial.scales[1:]  # the first scale is in the basis already
-        self.harmonics = (geometry.harmonics / math.sqrt(geometry.neighbours)).T.contiguous()
-        self.num_points, self.num_edges = geometry.num_points, geometry.num_edges
-        self.source, self.destination, self.length_index = geometry.source, geometry.destination, geometry.length_index
-        self.all_pairs = geometry.all_pairs
+        self.basis = self.radial.stacked_basis(graph.embedding)
+        self.harmonics = (graph.harmonics / math.sqrt(graph.neighbours)).T.contiguous()
+        self.num_points, self.num_edges = graph.num_points, graph.num_edges
+        self.source, self.destination, self.length_index = graph.source, graph.destination, graph.length_index
+        self.all_pairs = graph.all_pairs
         self.convolutions = []
         width = self.radial.shapes[-1][2]
         for k, c in enumerate(network.convolutions):
@@ -60,8 +52,7 @@ class Plan:
             # where R_p(q)(|r_e|) sits in the flat (lengths, paths) radial weights: (Q E,)
             weight_at = (self.length_index[None, :] * width + c.path_of[:, None]).view(-1)
             self.convolutions.append((*c.sparse(dtype, scale), weight_at, gather, gather.T.contiguous(), c.shape))
-        self.gates = [(g.num_gates, g.gate_of) for g in network.gates]
-        self.zero = torch.zeros((), dtype=dtype)  # the ignored first argument of baddbmm
+        self.gates = list(network.gates)
         self._first: tuple = (None, -1, None)  # features, their version, their message products
 
     def _products(self, k: int, x: torch.Tensor) -> torch.Tensor:
@@ -70,10 +61,10 @@ class Plan:
 
     def _first_products(self, features: torch.Tensor) -> torch.Tensor:
         """The first convolution's products, kept while the same features come back unchanged."""
-        cached, version, products = self._first
-        if cached is not features or version != features._version:
+        cached, seen, products = self._first
+        if cached is not features or seen != version(features):
             products = self._products(0, features.T)
-            self._first = (features, features._version, products)
+            self._first = (features, version(features), products)
         return products
 
     def _into_destinations(self, messages: torch.Tensor) -> torch.Tensor:
@@ -94,16 +85,7 @@ class Plan:
                 tape: list | None = None) -> torch.Tensor:
         """``(N, D_in)`` features to ``(N, D_out)`` outputs (a transposed view); with a ``tape``,
         what :meth:`backward` needs is pushed on it."""
-        *hidden, last = weights
-        a = self.basis
-        for weight, alpha in zip(hidden, self.alphas):  # z = s a W, a' = phi(z)
-            z = torch.baddbmm(self.zero, a, weight, beta=0, alpha=alpha)
-            if tape is not None:
-                tape.append((a, z))
-            a = softplus(z)
-        radial = torch.baddbmm(self.zero, a, last, beta=0, alpha=self.alphas[len(hidden)])  # (K, L, max paths)
-        if tape is not None:
-            tape.append(a)
+        radial = self.radial.evaluate(weights, self.basis, tape)  # (K, L, max paths)
         x = features.T
         for k, (_, _, weight_at, gather, _, _) in enumerate(self.convolutions):
             products = self._first_products(features) if k == 0 else self._products(k, x)
@@ -111,49 +93,28 @@ class Plan:
             x = gather @ self._into_destinations(products * expanded)
             if tape is not None:
                 tape.append((products, expanded))
-            if k < len(self.gates):  # [phi(s), sigma(g_k) v_k]; c_phi, c_sigma are in the next table
-                num_gates, gate_of = self.gates[k]
-                scalars, gated = x[:1], x[1 + num_gates:]
-                sigmoids = torch.sigmoid(x[1:1 + num_gates])
-                factors = sigmoids.index_select(0, gate_of)
-                if tape is not None:
-                    tape.append((scalars, sigmoids, factors, gated))
-                x = torch.cat([softplus(scalars), gated * factors])
+            if k < len(self.gates):  # c_phi, c_sigma are in the next table
+                x = self.gates[k].unscaled(x, tape)
         return x.T
 
     def backward(self, weights: list[torch.Tensor], tape: list, grad: torch.Tensor,
                  grad_weights: list[torch.Tensor], input_grad: bool = False) -> torch.Tensor | None:
         """Write the weights' gradient into the views ``grad_weights`` from the outputs'
         ``(N, D_out)``; return the features' gradient when ``input_grad``."""
-        *hidden, last = weights
-        *grad_hidden, grad_last = grad_weights
+        last = weights[-1]
         grad_radial = torch.zeros(len(last), len(self.basis[0]), last.shape[2], dtype=grad.dtype)
         grad = grad.T
         for k in reversed(range(len(self.convolutions))):
             table, _, weight_at, _, gather_t, (d_in, d_edge, _, _) = self.convolutions[k]
-            if k < len(self.gates):  # [phi'(s) g_s, sigma'(g_k) <g_v, v>_k, sigma(g_k) g_v]
-                num_gates, gate_of = self.gates[k]
-                scalars, sigmoids, factors, gated = tape.pop()
-                grad_gated = grad[1:]
-                grad_sigmoids = torch.zeros_like(sigmoids).index_add_(0, gate_of, grad_gated * gated)
-                grad = torch.cat([softplus_backward(grad[:1], scalars), sigmoid_backward(grad_sigmoids, sigmoids),
-                                  grad_gated * factors])
+            if k < len(self.gates):
+                grad = self.gates[k].backward(grad, tape)
             products, expanded = tape.pop()
             messages = (gather_t @ grad).index_select(1, self.destination)  # d loss / d (P R), per edge
             grad_radial[k].view(-1).index_add_(0, weight_at, (messages * products).view(-1))
             if k > 0 or input_grad:  # C (m R), contracted with Y and summed over each source's edges
                 outer = torch.sparse.mm(table, messages * expanded).view(d_in, d_edge, self.num_edges)
                 grad = self._into_sources((outer * self.harmonics).sum(1))
-        a = tape.pop()  # the MLPs, transposed: dW = s a^T dz, da = s dz W^T, dz = phi'(z) da
-        alpha = self.alphas[len(hidden)]
-        torch.baddbmm(self.zero, a.transpose(1, 2), grad_radial, beta=0, alpha=alpha, out=grad_last)
-        grad_a = torch.baddbmm(self.zero, grad_radial, last.transpose(1, 2), beta=0, alpha=alpha)
-        for j in reversed(range(len(hidden))):
-            a, z = tape.pop()
-            grad_z = softplus_backward(grad_a, z)
-            torch.baddbmm(self.zero, a.transpose(1, 2), grad_z, beta=0, alpha=self.alphas[j], out=grad_hidden[j])
-            if j > 0:
-                grad_a = torch.baddbmm(self.zero, grad_z, hidden[j].transpose(1, 2), beta=0, alpha=self.alphas[j])
+        self.radial.backward(weights, tape, grad_radial, grad_weights)
         return grad.T if input_grad else None
 
     def loss_and_gradient(self, weights: list[torch.Tensor], features: torch.Tensor, goal: torch.Tensor,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from .. import _torch_private
+
 __all__ = ["SOFTPLUS_SCALE", "SIGMOID_SCALE", "softplus", "softplus_backward", "sigmoid_backward"]
 
 BETA, THRESHOLD = 5.0, 20.0  # linear above beta x = 20, as torch's softplus
@@ -21,9 +23,9 @@ def softplus(x: torch.Tensor) -> torch.Tensor:
 
 def softplus_backward(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     r""":math:`\phi'(x)\, g = \sigma(\beta x)\, g`, exactly as autograd computes it."""
-    return torch.ops.aten.softplus_backward(grad, x, BETA, THRESHOLD)
+    return _torch_private.softplus_backward(grad, x, BETA, THRESHOLD)
 
 
 def sigmoid_backward(grad: torch.Tensor, sigmoid: torch.Tensor) -> torch.Tensor:
     r""":math:`\sigma'\, g = \sigma (1 - \sigma)\, g` from the sigmoid's value."""
-    return torch.ops.aten.sigmoid_backward(grad, sigmoid)
+    return _torch_private.sigmoid_backward(grad, sigmoid)

@@ -1,0 +1,217 @@
+"""The engine's one door: plain data in, plain data out.
+
+Everything that crosses is a numpy array, a number, a string, a dict, ``bytes`` (a model
+checkpoint) or one of the small frozen dataclasses re-exported here; never a torch object. All
+results pickle, so the same calls work in-process, in a worker process or from the command
+line. Importing this module imports neither torch, e3nn nor scipy: :func:`load` does, and
+every function that needs them imports them when called.
+
+Bad input raises ``ValueError`` with one sentence fit to show a person. Long calls take
+``progress`` and ``cancel`` callbacks: ``cancel()`` is polled between steps and, when it returns
+true, :class:`Cancelled` is raised.
+
+Threads: torch's intra-op thread count is global to the process. :func:`load` can fix it once;
+:func:`train` and :func:`learn_order_parameter` run small graphs (at most 4,096 edges) on one
+thread and restore the count after. Call the engine from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable
+
+import numpy as np
+
+from .config import ModelConfig
+from .errors import Cancelled, Diverged, EngineUnavailable
+from .order_parameter import OrderParameter
+from .order_parameter import axis_pair as _axis_pair
+from .results import EngineInfo, Learned, Prediction, Surfaces, TrainResult
+from .tasks import TASKS, Task
+from .validation import check_order_parameter, check_pair
+from .validation import check_points as _check_points
+from .validation import check_problem as _check_problem
+
+__all__ = [
+    "EngineUnavailable", "Cancelled", "Diverged", "EngineInfo", "ModelConfig", "OrderParameter", "Task", "TASKS",
+    "Prediction", "TrainResult", "Learned", "Surfaces",
+    "load", "check_points", "check_problem", "analyze", "train", "predict", "learn_order_parameter",
+    "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary",
+]
+
+Progress = Callable[[int, float], None]
+Cancel = Callable[[], bool]
+
+DTYPES = ("float32", "float64")
+
+
+def load(threads: int | None = None) -> EngineInfo:
+    """Import torch, e3nn and scipy (seconds, the first time), and say what was loaded.
+
+    ``threads`` fixes torch's intra-op thread count for the process (None keeps torch's choice).
+    Raises :class:`EngineUnavailable` naming what cannot be imported.
+    """
+    try:
+        import e3nn
+        import scipy.spatial  # noqa: F401  (graphs and point groups)
+        import torch
+        from e3nn import io, nn, o3  # noqa: F401  (e3nn's subpackages load on demand)
+    except ImportError as error:
+        raise EngineUnavailable(f"The SymBreak engine needs torch, e3nn and scipy: {error}") from None
+    from . import threads as thread_policy
+
+    count = thread_policy.set_threads(threads)
+    devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+    return EngineInfo(torch=torch.__version__, e3nn=e3nn.__version__, threads=count, devices=devices)
+
+
+def check_points(points, name: str = "points") -> np.ndarray:
+    """``(N, 3)`` finite float64 points, :math:`N \\ge 2`, or ``ValueError`` naming ``name``."""
+    return _check_points(points, name)
+
+
+def check_problem(start, target, config: ModelConfig, order_parameter: OrderParameter | None = None) -> None:
+    """Cheap check of a training problem before it is handed to another thread or process:
+    two point sets of the same length, an order parameter for those points, a graph that fits."""
+    _check_problem(start, target, config, order_parameter)
+
+
+def _check_iterations(iterations) -> None:
+    if isinstance(iterations, bool) or not (isinstance(iterations, numbers.Integral) and int(iterations) >= 1):
+        raise ValueError(f"iterations must be a whole number of at least 1, got {iterations}")
+
+
+def _cancelled(cancel: Cancel | None, what: str) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled(f"{what} cancelled")
+
+
+def analyze(start, target, order_parameter: OrderParameter | None = None, *, lmax: int = 5,
+            progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
+    """Point groups, Curie's check and the order parameters of a start and target, JSON-ready.
+
+    Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
+    group), ``learnable``, ``broken_operations``, ``order_parameter`` and
+    ``point_order_parameter`` (:meth:`OrderParameter.to_dict` or None), ``verdict``; then
+    ``inputs`` (the input checked: ``order_parameter``'s significant degrees, or none) and
+    ``warning`` ("" when the target is learnable with that input, else how to fix it).
+    ``progress(step, 2)`` is called after the group and after the order parameters.
+    """
+    from . import symmetry
+
+    x0, x1 = check_pair(start, target)
+    check_order_parameter(order_parameter, len(x0))
+    _cancelled(cancel, "Analysis")
+    return symmetry.analyze(x0, x1, order_parameter, lmax=lmax, progress=progress, cancel=cancel)
+
+
+def _prediction_features(model_features, order_parameter: OrderParameter | None, n: int):
+    """The inputs for ``n`` points of a model trained with ``model_features``: the scalar 1 and
+    ``order_parameter``, or the model's own global input when none is given."""
+    from .features import Features
+
+    if order_parameter is not None or model_features.irreps in ("0e", "1x0e"):
+        return Features.with_order_parameter(n, order_parameter)
+    values = model_features.values
+    if not np.allclose(values, values[:1]):
+        raise ValueError("The model was trained with a per-point input: give the order parameter for these points")
+    return Features(model_features.irreps, np.tile(values[:1], (n, 1)))
+
+
+def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter | None = None,
+          iterations: int = 200, lr: float = 1e-3, seed: int = 0, progress: Progress | None = None,
+          cancel: Cancel | None = None) -> TrainResult:
+    """Train the network to move ``start`` onto ``target`` (both ``(N, 3)``) with the seed's loss.
+
+    ``order_parameter`` is given to the network next to the scalar 1 of every point.
+    ``progress(iteration, loss)`` follows each step. ``seconds`` counts from the call to the
+    trained model; ``final_loss`` is the loss of the returned prediction.
+    Raises ``ValueError`` for bad input and :class:`Diverged` when the loss explodes.
+    """
+    x0, x1 = _check_problem(start, target, config, order_parameter)
+    _check_iterations(iterations)
+    if not (isinstance(lr, numbers.Real) and lr > 0):
+        raise ValueError(f"The learning rate must be positive, got {lr}")
+    from . import checkpoint, training
+    from .features import Features
+
+    trained = training.train(x0, x1, config=config, features=Features.with_order_parameter(len(x0), order_parameter),
+                             iterations=int(iterations), lr=float(lr), seed=seed, progress=progress, cancel=cancel)
+    return TrainResult(trained.prediction, checkpoint.to_bytes(trained.model, trained.features),
+                       trained.loss_history, trained.final_loss, trained.seconds)
+
+
+def predict(model: bytes, positions, *, order_parameter: OrderParameter | None = None, dtype: str = "float64",
+            progress: Progress | None = None, cancel: Cancel | None = None) -> Prediction:
+    """Run a trained ``model`` (checkpoint bytes) on ``(N, 3)`` positions.
+
+    Without ``order_parameter`` the model's own global input is used (none for the scalar
+    input). ``dtype`` is ``'float64'`` or ``'float32'`` (half the time and memory).
+    ``progress(step, 2)`` follows loading the model and running it.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    positions = _check_points(positions, "positions")
+    from . import checkpoint
+    from .prediction import predict as run_network
+
+    network, features = checkpoint.from_bytes(model)
+    if progress is not None:
+        progress(1, 2)
+    _cancelled(cancel, "Prediction")
+    prediction = run_network(network, positions, _prediction_features(features, order_parameter, len(positions)),
+                             dtype=dtype)
+    if progress is not None:
+        progress(2, 2)
+    return prediction
+
+
+def learn_order_parameter(start, target, *, config: ModelConfig, iterations: int = 300, seed: int = 0,
+                          per_point: bool = False, progress: Progress | None = None,
+                          cancel: Cancel | None = None) -> Learned:
+    """Learn the symmetry-breaking input alongside the network (degrees 1..lmax, norm 1, global
+    or with ``per_point`` one per point); ``progress(iteration, loss)`` follows each step."""
+    x0, x1 = _check_problem(start, target, config)
+    _check_iterations(iterations)
+    from . import training
+
+    return training.learn_order_parameter(x0, x1, config=config, iterations=int(iterations), seed=seed,
+                                          per_point=per_point, progress=progress, cancel=cancel)
+
+
+def axis_pair(axis_a, axis_b) -> OrderParameter:
+    """The L=2 input :math:`\\propto (\\hat a \\cdot \\hat r)^2 - (\\hat b \\cdot \\hat r)^2` of two axes."""
+    return _axis_pair(axis_a, axis_b)
+
+
+def sphere_vertex_count(level: int) -> int:
+    """Vertices of one signal surface at icosphere ``level`` 0..7: :math:`10 \\cdot 4^k + 2`."""
+    if not (isinstance(level, int) and 0 <= level <= 7):
+        raise ValueError(f"Sphere grid level must be in 0..7, got {level}")
+    return 10 * 4 ** level + 2
+
+
+def signal_surfaces(signals, centers, *, scale: float = 1.0, level: int = 3) -> Surfaces:
+    """Surfaces :math:`\\vec c + s\\,|f(\\hat u)|\\,\\hat u` of ``(S, D)`` signals at ``(S, 3)`` centres."""
+    values = np.atleast_2d(np.asarray(signals, dtype=np.float64))
+    centres = np.asarray(centers, dtype=np.float64)
+    if centres.shape != (len(values), 3) or not np.isfinite(centres).all() or not np.isfinite(values).all():
+        raise ValueError(f"Give finite (S, D) signals and (S, 3) centres, got {values.shape} and {centres.shape}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"The surface scale must be positive, got {scale}")
+    sphere_vertex_count(level)
+    from . import signals as signal_maths
+
+    return signal_maths.surfaces(values, centres, scale=scale, level=level)
+
+
+def model_summary(model: bytes) -> dict:
+    """What a checkpoint holds, after validating it: ``config`` (a dict), ``irreps_in`` and
+    ``features_irreps``, and its number of weights. ``CheckpointError`` (a ``ValueError``)
+    for anything that is not a SymBreak model."""
+    from . import checkpoint
+
+    network, features = checkpoint.from_bytes(model)
+    return {"config": network.config.to_dict(), "irreps_in": str(network.irreps_in),
+            "features_irreps": features.irreps, "weights": int(sum(p.numel() for p in network.parameters()))}
