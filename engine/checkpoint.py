@@ -28,7 +28,7 @@ from .config import ModelConfig
 from .features import Features
 from .network import Network
 
-__all__ = ["CheckpointError", "to_bytes", "from_bytes", "to_text", "from_text", "save", "load"]
+__all__ = ["CheckpointError", "to_bytes", "from_bytes", "to_text", "from_text", "text_to_bytes", "save", "load"]
 
 FORMAT = "symbreak.model"
 VERSION = 1
@@ -81,15 +81,20 @@ def to_text(model: Network, features: Features) -> str:
 
 def from_text(text: str) -> tuple[Network, Features]:
     """Read what :func:`to_text` wrote; anything else raises :class:`CheckpointError`."""
+    return from_bytes(text_to_bytes(text))
+
+
+def text_to_bytes(text: str) -> bytes:
+    """The model bytes in base64 ``text``, or :class:`CheckpointError` for text that is not
+    base64 or is longer than a model may be."""
     if not isinstance(text, str):
         raise CheckpointError(f"A stored SymBreak model is base64 text, got {type(text).__name__}")
     if len(text) > 4 * MAX_MODEL_BYTES // 3 + 4:
         raise CheckpointError(f"The stored SymBreak model text is longer than {MAX_MODEL_BYTES // 2**20} MiB allow")
     try:
-        data = base64.b64decode(text, validate=True)
+        return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
         raise CheckpointError(f"The stored SymBreak model text is damaged (not base64: {error})") from None
-    return from_bytes(data)
 
 
 def from_bytes(data: bytes) -> tuple[Network, Features]:
