@@ -385,3 +385,20 @@ def test_cli_refuses_huge_radius(tmp_path, capsys):
     code = main(["train", "--start", str(points), "--target", str(points), "--radius", "1e9", "--iterations", "1"])
     out, err = capsys.readouterr()
     assert code == 2 and "a radius of" in err and err.count("\n") == 1
+
+
+# --- through the door ------------------------------------------------------------------------
+
+
+def test_door_functions(model_bytes):
+    from engine import api
+
+    points = plane(20)
+    radius = api.suggest_radius(points)
+    assert api.count_edges(points, radius) == geometry.count_edges(points, radius)
+    assert api.isolated_points(points, radius).tolist() == []
+    assert api.model_from_text(base64.b64encode(model_bytes).decode()) == model_bytes
+    with pytest.raises(ValueError, match="not base64"):
+        api.model_from_text("QUJ")
+    with pytest.raises(api.Cancelled):
+        api.analyze(sphere_grid(3)[0], sphere_grid(3)[0], cancel=lambda: True)
