@@ -173,11 +173,11 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, shape: tup
         if version not in ((1, 0), (2, 0), (3, 0)):
             raise CheckpointError(f"Not a SymBreak model ({name[:80]!r} has .npy version {version})")
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        array_shape, fortran, dtype = read_header(file, max_header_size=10000)
+        array_shape, fortran, dtype = read_header(file)  # headers over 10,000 bytes raise ValueError
         expected = np.dtype("<f8") if kind == "f" else None
         wrong_dtype = dtype != expected if expected else dtype.kind != "U" or dtype.itemsize > 4 * MAX_HEADER_CHARS
-        wrong_shape = (array_shape != () if shape is None else
-                       len(array_shape) != len(shape) or any(s is not None and a != s for a, s in zip(array_shape, shape)))
+        wrong_shape = (array_shape != () if shape is None else len(array_shape) != len(shape)
+                       or any(s is not None and a != s for a, s in zip(array_shape, shape)))
         size = math.prod(array_shape) * dtype.itemsize
         if wrong_dtype or wrong_shape or file.tell() + size != info.file_size:
             expected_shape = "()" if shape is None else str(tuple("N" if s is None else s for s in shape))

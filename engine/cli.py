@@ -74,7 +74,7 @@ def _read_npy(path: str, name: str) -> np.ndarray:
     with open(path, "rb") as file:
         version = np.lib.format.read_magic(file)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read(file, max_header_size=10000)
+        shape, fortran, dtype = read(file)  # headers over 10,000 bytes raise ValueError
         if dtype.kind not in "biuf" or dtype.hasobject:
             raise InputError(f"{name}: expected real numbers, got {'complex' if dtype.kind == 'c' else dtype} values")
         if len(shape) != 2 or shape[1] != 3 or not 0 < shape[0] <= MAX_FILE_POINTS:

@@ -100,8 +100,9 @@ def suggest_radius(positions: np.ndarray, neighbours: int = SUGGESTED_NEIGHBOURS
     :math:`d_1` to its nearest, so that no point is left without a neighbour, and
     :math:`r_{fit}` the radius of ``limit`` edges (:func:`fitting_radius`;
     :data:`MAX_TRAINING_EDGES` for a radius to train with), which an outlier far from the
-    rest may push against: :func:`isolated_points` names who is then left alone. Coincident points count as neighbours. The median is over
-    :data:`EDGE_SAMPLE` fixed random points for larger sets.
+    rest may push against: :func:`isolated_points` names who is then left alone. Coincident
+    points count as neighbours. The median is over :data:`EDGE_SAMPLE` fixed random points for
+    larger sets.
     """
     positions = np.asarray(positions, dtype=np.float64)
     n = len(positions)

@@ -80,8 +80,9 @@ def test_stored_text(text):
 
 
 POINT_FILE = st.one_of(
-    st.tuples(st.just(".json"), st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
-                                             lambda inner: st.lists(inner, max_size=5), max_leaves=30)
+    st.tuples(st.just(".json"), st.recursive(st.none() | st.booleans() | st.floats() | st.integers()
+                                             | st.text(max_size=5), lambda inner: st.lists(inner, max_size=5),
+                                             max_leaves=30)
               .map(lambda value: json.dumps(value).encode())),
     st.tuples(st.just(".json"), st.binary(max_size=200)),
     st.tuples(st.just(".npy"), st.binary(max_size=200)),

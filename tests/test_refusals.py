@@ -357,7 +357,8 @@ def npy_with_header(path, shape, descr="<f8", body=b""):
 
 CLI_INPUTS = {
     "npy-claims-1e12-rows": lambda d: npy_with_header(d / "a.npy", (10**12, 3)),
-    "npy-malformed-header": lambda d: (d / "b.npy").write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': <f8'}   \n") or d / "b.npy",
+    "npy-malformed-header": lambda d: (d / "b.npy").write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': <f8'}   \n")
+    or d / "b.npy",
     "npy-short-body": lambda d: npy_with_header(d / "c.npy", (4, 3), body=bytes(40)),
     "npy-complex": lambda d: (np.save(d / "e.npy", np.ones((4, 3), dtype=complex)), d / "e.npy")[1],
     "npy-object": lambda d: (np.save(d / "f.npy", np.array([[1, 2, 3]] * 4, dtype=object)), d / "f.npy")[1],
