@@ -253,3 +253,44 @@ def encode(displacements, lmax: int = 5) -> np.ndarray:
     from . import signals
 
     return signals.encode(d, lmax=lmax)
+
+
+# --- graph sizes and stored text: what can be checked before any work starts -------------------
+
+from .graph_size import MAX_EDGES, MAX_TRAINING_EDGES  # noqa: E402  (torch-free)
+
+
+def count_edges(positions, radius: float | None) -> int:
+    """Directed edges (loops included) of the graph on ``positions``, counted without building
+    it (exact up to 4,096 points, estimated from a fixed sample beyond); imports scipy, no torch."""
+    from .graph_size import count_edges as count
+
+    return count(_check_points(positions, "positions"), radius)
+
+
+def suggest_radius(positions, *, for_training: bool = False) -> float:
+    """A graph radius from the mesh itself: about 12 neighbours for a typical vertex, none left
+    alone where the edge bound allows (:data:`MAX_TRAINING_EDGES` with ``for_training``, else
+    :data:`MAX_EDGES`)."""
+    from .graph_size import suggest_radius as suggest
+
+    return suggest(_check_points(positions, "positions"), limit=MAX_TRAINING_EDGES if for_training else MAX_EDGES)
+
+
+def isolated_points(positions, radius: float | None) -> np.ndarray:
+    """Indices of the vertices with no neighbour within ``radius`` (none for all pairs)."""
+    from .graph_size import isolated_points as isolated
+
+    return isolated(_check_points(positions, "positions"), radius)
+
+
+def model_from_text(text: str) -> bytes:
+    """The model bytes stored as base64 text; ``CheckpointError`` (a ``ValueError``, one
+    sentence) for text that is not base64 or too long. The bytes are validated by
+    :func:`predict` and :func:`model_summary`."""
+    from . import checkpoint
+
+    return checkpoint.text_to_bytes(text)
+
+
+__all__ += ["MAX_EDGES", "MAX_TRAINING_EDGES", "count_edges", "suggest_radius", "isolated_points", "model_from_text"]

@@ -27,24 +27,62 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(message)
 
 
+MAX_FILE_POINTS = 10_000_000  # points in one input file (240 MB as float64)
+MAX_JSON_BYTES = 256 * 2**20
+
+
+def shown(path: str) -> str:
+    """A path as it can be printed on one line: control characters (newlines) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
 def read_points(path: str) -> np.ndarray:
-    """``(N, 3)`` points from a ``.npy`` array or a ``.json`` list of ``[x, y, z]``."""
+    """``(N, 3)`` points from a ``.npy`` array or a ``.json`` list of ``[x, y, z]``.
+
+    A ``.npy`` file's header is checked before its data is read: real numbers (not complex,
+    not objects) of shape ``(N, 3)`` with :math:`N \\le` :data:`MAX_FILE_POINTS` that the file
+    really holds. Anything unreadable raises :class:`InputError` with one line.
+    """
+    name = shown(path)
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{name}: no such file")
     try:
         if path.endswith(".npy"):
-            points = np.load(path, allow_pickle=False)
+            points = _read_npy(path, name)
         elif path.endswith(".json"):
+            if os.path.getsize(path) > MAX_JSON_BYTES:
+                raise InputError(f"{name}: a JSON point file may have at most {MAX_JSON_BYTES // 2**20} MiB")
             with open(path, encoding="utf-8") as file:
                 points = json.load(file)
         else:
-            raise InputError(f"{path}: expected a .npy or .json file")
-    except (OSError, ValueError, EOFError) as error:
-        raise InputError(f"{path}: cannot read points ({error or type(error).__name__})") from None
+            raise InputError(f"{name}: expected a .npy or .json file")
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError(f"{name}: cannot read points (lists nested too deeply)") from None
+    except (OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError) as error:
+        detail = shown(str(error) or type(error).__name__)[:200]
+        raise InputError(f"{name}: cannot read points ({detail})") from None
     try:
-        return api.check_points(points, path)
-    except ValueError as error:
-        raise InputError(str(error)) from None
+        return api.check_points(points, name)
+    except (ValueError, OverflowError, RecursionError) as error:
+        raise InputError(shown(str(error))[:300]) from None
+
+
+def _read_npy(path: str, name: str) -> np.ndarray:
+    """A ``.npy`` array whose header promises real numbers of shape ``(N, 3)`` within the bound."""
+    with open(path, "rb") as file:
+        version = np.lib.format.read_magic(file)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(file)  # headers over 10,000 bytes raise ValueError
+        if dtype.kind not in "biuf" or dtype.hasobject:
+            raise InputError(f"{name}: expected real numbers, got {'complex' if dtype.kind == 'c' else dtype} values")
+        if len(shape) != 2 or shape[1] != 3 or not 0 < shape[0] <= MAX_FILE_POINTS:
+            raise InputError(f"{name}: expected an array of shape (N, 3) with N at most {MAX_FILE_POINTS:,}, "
+                             f"got {shape}")
+        if file.tell() + shape[0] * 3 * dtype.itemsize != os.path.getsize(path):
+            raise InputError(f"{name}: its header promises {shape[0]:,} points, but the file holds a different amount")
+        return np.fromfile(file, dtype=dtype, count=shape[0] * 3).reshape(shape, order="F" if fortran else "C")
 
 
 def _progress(total: int):
@@ -163,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
         result = _train(args) if args.command == "train" else _analyze(args)
     except (InputError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {shown(str(error))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; try fewer points or a smaller graph radius", file=sys.stderr)
         return 2
     print(json.dumps(result) if args.json else _summary(result))
     return 0

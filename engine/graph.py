@@ -16,6 +16,7 @@ per training rather than once per step.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from e3nn.math import soft_one_hot_linspace
 from scipy.spatial import cKDTree
 
 from .config import ModelConfig
-from .validation import check_graph_size
+from .graph_size import check_graph
 
 __all__ = ["edges", "radial_basis", "envelope", "Graph"]
 
@@ -33,10 +34,11 @@ def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarra
 
     ``radius=None`` gives all :math:`N^2` pairs (the seed); a radius gives the pairs closer
     than it, found with a k-d tree so memory grows with the number of edges, not :math:`N^2`.
-    Edges are sorted by destination.
+    Edges are sorted by destination. More than :data:`MAX_EDGES` raise ``ValueError``
+    (:func:`check_graph`), counted before any is built.
     """
     n = len(positions)
-    check_graph_size(n, radius)
+    check_graph(positions, radius)
     if radius is None:
         destination, source = np.divmod(np.arange(n * n), n)
         return source, destination

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from e3nn import o3
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from .results import Surfaces
 
@@ -242,6 +245,9 @@ def decode(signals: np.ndarray, *, tolerance: float = 1e-3, level: int = 3) -> P
     blocks, so memory stays bounded for any number of them.
     """
     signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
+    if not np.isfinite(signals).all():
+        raise ValueError(f"Signals must be finite, got NaN or infinite coefficients in "
+                         f"{int((~np.isfinite(signals)).any(axis=-1).sum())} of {len(signals)}")
     peaks = [p for start in range(0, len(signals), DECODE_BLOCK)
              for p in _decode_block(signals[start:start + DECODE_BLOCK], tolerance, level)]
     displacements = np.stack([p[0] for p in peaks]) if peaks else np.zeros((0, 3))
@@ -255,10 +261,14 @@ DECODE_BLOCK = 8192
 def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.ndarray]:
     lmax = lmax_of(signals.shape[1])
     grid, _ = sphere_grid(level)
-    # candidates from float32 grid values, (V, S) so that neighbour look-ups read whole rows
-    values = spherical_harmonics(lmax, grid).astype(np.float32) @ signals.T.astype(np.float32)
-    scale = np.abs(values).max(axis=0)
-    high = values >= values.max(axis=0) - 0.1 * scale  # far lower lobes can't win
+    # candidates from float32 grid values of each signal over its largest coefficient (so no
+    # size overflows), (V, S) so that neighbour look-ups read whole rows
+    size = np.abs(signals).max(axis=1)
+    unit = signals / np.where(size > 0, size, 1.0)[:, None]
+    values = spherical_harmonics(lmax, grid).astype(np.float32) @ unit.T.astype(np.float32)
+    relative = np.abs(values).max(axis=0)
+    scale = relative * size
+    high = values >= values.max(axis=0) - 0.1 * relative  # far lower lobes can't win
     candidates = _local_maxima(values, level) & high & (values > 0) & (scale > 1e-12)
     owner, vertex = np.nonzero(candidates.T)
     peaks = [np.zeros((1, 3))] * len(signals)
@@ -280,14 +290,21 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.
 
 
 def _ties(u: np.ndarray, height: np.ndarray, tolerance: float) -> np.ndarray:
-    """Distinct peaks within ``tolerance`` of the highest, highest first, as displacements."""
+    r"""Distinct peaks within ``tolerance`` of the highest, highest first, as displacements.
+
+    Peaks closer than :math:`\hat u \cdot \hat v \ge 1 - 10^{-8}` (a chord of
+    :math:`\sqrt{2 \cdot 10^{-8}}`) are one peak, kept at its highest: the clusters are the
+    connected components of a k-d tree's close pairs, so :math:`k` candidates cost
+    :math:`O(k \log k)`.
+    """
     order = np.argsort(-height, kind="stable")
     u, height = u[order], height[order]
     keep = height >= height[0] - tolerance
-    distinct: list[int] = []
-    for k in np.nonzero(keep)[0]:
-        if all(u[k] @ u[j] < 1 - 1e-8 for j in distinct):
-            distinct.append(k)
+    u, height = u[keep], height[keep]
+    pairs = cKDTree(u).query_pairs(np.sqrt(2e-8), output_type="ndarray")
+    close = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(u), len(u)))
+    _, cluster = connected_components(close, directed=False)
+    distinct = np.sort(np.unique(cluster, return_index=True)[1])  # the highest of each cluster
     return height[distinct, None] * u[distinct]
 
 

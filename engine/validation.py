@@ -16,9 +16,12 @@ MAX_ALL_PAIRS = 100  # points; all pairs of more train slowly (150 points: 0.7 s
 def check_points(points, name: str = "points") -> np.ndarray:
     """``(N, 3)`` finite float64 array with :math:`N \\ge 2`, or ``ValueError`` saying what is wrong."""
     try:
-        array = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numbers of shape (N, 3): {error}") from None
+        array = np.asarray(points)
+        if array.dtype.kind == "c":
+            raise ValueError("complex numbers are not coordinates")
+        array = array.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"{name} must be real numbers of shape (N, 3): {error}") from None
     if array.ndim != 2 or array.shape[1] != 3:
         raise ValueError(f"{name} must have shape (N, 3), got {array.shape}")
     if len(array) < 2:
@@ -54,7 +57,9 @@ def check_problem(start, target, config: ModelConfig,
         raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
     start, target = check_pair(start, target)
     check_order_parameter(order_parameter, len(start))
-    check_graph_size(len(start), config.radius)
+    from .graph_size import MAX_TRAINING_EDGES, check_graph  # imports no torch
+
+    check_graph(start, config.radius, MAX_TRAINING_EDGES)
     return start, target
 
 

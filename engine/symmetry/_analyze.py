@@ -20,11 +20,14 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     checked, and ``warning``: "" when the target is learnable with that input, else what to do.
 
     The start's point group is found once and serves both checks. ``progress(step, 2)`` is
-    called after the group and at the end; ``cancel()`` is polled in between.
+    called with fractional steps below 1 while the group's candidate operations are tested,
+    after the group and at the end; ``cancel()`` is polled between candidates and after the
+    group, so the analysis can run cancellably off the UI thread.
     """
     x0, x1 = check_pair(start, target)
     check_order_parameter(order_parameter, len(x0))
-    group = point_group(x0, types, tolerance=tolerance)
+    searching = None if progress is None else (lambda done, total: progress(done / max(total, 1), 2))
+    group = point_group(x0, types, tolerance=tolerance, progress=searching, cancel=cancel)
     report = curie_report(group, x0, x1, tolerance=tolerance)
     if progress is not None:
         progress(1, 2)

@@ -43,7 +43,7 @@ class CurieReport:
         return len(self.broken) == 0
 
 
-def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3):
+def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3, progress=None, cancel=None):
     """Subgroup of the start's symmetry that the displacement :math:`d = x^{target} - x^{start}` keeps.
 
     An operation :math:`(R, \\pi)` of the start is kept when
@@ -65,6 +65,8 @@ def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3):
         :math:`D^l(R) c_i = c_{\\pi(i)}` for every block.
     tolerance : float
         relative tolerance :math:`\\epsilon`.
+    progress, cancel : callable, optional
+        see `point_group`.
 
     Returns
     -------
@@ -79,7 +81,8 @@ def curie_check(start, target, types=None, *, feature=None, tolerance=1e-3):
     (False, 'D2h')
     """
     x0, x1 = check_pair(start, target)
-    return curie_report(point_group(x0, types, tolerance=tolerance), x0, x1, feature, tolerance=tolerance)
+    group = point_group(x0, types, tolerance=tolerance, progress=progress, cancel=cancel)
+    return curie_report(group, x0, x1, feature, tolerance=tolerance)
 
 
 def curie_report(group, x0, x1, feature=None, *, tolerance=1e-3):

@@ -6,10 +6,15 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..errors import Cancelled
 from ..validation import check_points
 
 _LINEAR_ORDER = 12  # rotations standing in for the continuous axis of C∞v and D∞h
 _ANGLE_TOL = 1e-2  # tolerance on axis directions and rotation angles when naming a group
+COINCIDENT = 1e-6  # points closer than this times the set's rms radius are one point twice
+MAX_POINTS = 100_000  # the largest set analysed (an icosphere of 40,962 vertices takes about 10 s)
+MAX_CANDIDATES = 1_000_000  # candidate operations tested before the search gives up
+_SAMPLE = 32  # points a candidate must map onto points before the whole set is matched
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +48,7 @@ class PointGroup:
         return math.inf if self.infinite else len(self.operations)
 
 
-def point_group(positions, types=None, *, tolerance=1e-3):
+def point_group(positions, types=None, *, tolerance=1e-3, progress=None, cancel=None):
     """Point group of a point set, found up to a tolerance.
 
     An orthogonal matrix :math:`R` (proper or improper) is a symmetry when a permutation
@@ -64,10 +69,21 @@ def point_group(positions, types=None, *, tolerance=1e-3):
         their largest magnitude); only points of the same type may be exchanged.
     tolerance : float
         relative tolerance :math:`\\epsilon`.
+    progress : callable, optional
+        called as ``progress(done, total)`` before each candidate operation is tested, and
+        ``progress(total, total)`` at the end.
+    cancel : callable, optional
+        checked between candidates; when it returns true, `~engine.errors.Cancelled` is raised.
 
     Returns
     -------
     `PointGroup`
+
+    Raises
+    ------
+    ValueError
+        for more than :data:`MAX_POINTS` points, points closer than :data:`COINCIDENT` times
+        the rms radius (naming them), or more than :data:`MAX_CANDIDATES` candidates.
 
     Examples
     --------
@@ -79,6 +95,9 @@ def point_group(positions, types=None, *, tolerance=1e-3):
     if not tolerance > 0:
         raise ValueError(f"tolerance must be positive, but got {tolerance!r}")
     x = check_points(positions, "positions")
+    if len(x) > MAX_POINTS:
+        raise ValueError(f"{len(x):,} points are more than the symmetry analysis takes ({MAX_POINTS:,}); "
+                         f"analyse a simpler version of the mesh")
     labels = _labels(types, len(x), tolerance)
     x = x - x.mean(axis=0)
     scale = _rms(x)
@@ -88,7 +107,7 @@ def point_group(positions, types=None, *, tolerance=1e-3):
     axis = np.linalg.svd(x, full_matrices=False)[2][0]
     if np.linalg.norm(x - np.outer(x @ axis, axis), axis=1).max() <= tol:
         return _linear_group(x, labels, axis, tol)
-    ops, perms = _find_operations(x, labels, tol)
+    ops, perms = _find_operations(x, labels, tol, progress, cancel)
     return PointGroup(_schoenflies(ops), ops, perms)
 
 
@@ -121,26 +140,44 @@ def _labels(types, n, tolerance):
 
 
 def _matcher(x, labels, tol):
-    """Function ``match(y, limit)``: the permutation sending each point to the nearest point of its
-    type to its image ``y``, or None when that is not a bijection within ``limit``."""
+    """Function ``match(y, limit, points=None)``: the permutation sending each point (of
+    ``points``, all by default) to the nearest point of its type to its image ``y``, or None
+    when that is not one-to-one within ``limit``.
+
+    Points closer than :data:`COINCIDENT` times the rms radius, and of one type, raise
+    ``ValueError`` naming them: no permutation can tell them apart.
+    """
     classes = [np.flatnonzero(labels == k) for k in np.unique(labels)]
     trees = [cKDTree(x[members]) for members in classes]
-    for members, tree in zip(classes, trees):
-        pairs = tree.query_pairs(tol, output_type="ndarray")
-        if len(pairs):
-            i, j = members[pairs[0]]
-            raise ValueError(f"positions {i} and {j} coincide and have the same type; merge them first")
+    _check_coincident(x, classes, trees)
+    class_of = np.unique(labels, return_inverse=True)[1]
 
-    def match(y, limit):
-        perm = np.empty(len(x), dtype=int)
-        for members, tree in zip(classes, trees):
-            distance, nearest = tree.query(y[members])
+    def match(y, limit, points=None):
+        points = np.arange(len(x)) if points is None else points
+        perm = np.empty(len(points), dtype=int)
+        for k, (members, tree) in enumerate(zip(classes, trees)):
+            mine = np.flatnonzero(class_of[points] == k)
+            if not len(mine):
+                continue
+            distance, nearest = tree.query(y[mine])
             if distance.max() > limit:
                 return None
-            perm[members] = members[nearest]
+            perm[mine] = members[nearest]
         return perm if len(np.unique(perm)) == len(perm) else None
 
     return match
+
+
+def _check_coincident(x, classes, trees):
+    """``ValueError`` naming up to 3 pairs of points of one type closer than :data:`COINCIDENT`
+    times the rms radius."""
+    limit = COINCIDENT * _rms(x)
+    pairs = [members[p] for members, tree in zip(classes, trees)
+             for p in tree.query_pairs(limit, output_type="ndarray")]
+    if pairs:
+        named = ", ".join(f"{i} and {j}" for i, j in sorted(map(sorted, pairs))[:3])
+        more = f" (and {len(pairs) - 3} more pairs)" if len(pairs) > 3 else ""
+        raise ValueError(f"Vertices {named}{more} coincide; merge them first (Mesh > Clean Up > Merge by Distance)")
 
 
 def _procrustes(x, y, handedness):
@@ -160,58 +197,103 @@ def _frame(a, b):
 
 
 def _invariants(x):
-    """Per point: the radius and the distances to the 3 nearest other points.
+    """Per point: the radius and the distances to the 8 nearest other points.
 
     A symmetry maps each point onto one whose invariants agree within :math:`2 \\epsilon`.
+    Eight neighbours tell apart the vertices of a fine mesh that differ only past their first
+    ring (an icosphere's 12 five-fold vertices among its 40,950 six-fold ones).
     """
-    k = min(4, len(x))
+    k = min(9, len(x))
     neighbours = cKDTree(x).query(x, k=k)[0][:, 1:]
     return np.concatenate([np.linalg.norm(x, axis=1)[:, None], neighbours], axis=1)
 
 
 def _reference_pair(x, labels, tol):
-    """Two points not collinear with the centre, from the smallest classes of alike points,
-    with the points alike to each (same type, same invariants): the candidates for their images."""
+    """Two points not collinear with the centre, with the points alike to each (same type,
+    same invariants): the candidates for their images.
+
+    :math:`a` has the fewest alike points; :math:`b` the fewest alike points at its distance
+    from :math:`a`, so that few pairs :math:`(a', b')` are candidates. Both are chosen among
+    :data:`_SAMPLE` points of the smallest cells of side :math:`2 \\epsilon` of the invariants
+    and :data:`_SAMPLE` random ones, whose classes are then counted exactly.
+    """
     invariants = _invariants(x)
 
     def alike(i):
         close = np.abs(invariants - invariants[i]).max(axis=1) <= 2 * tol
         return np.flatnonzero(close & (labels == labels[i]))
 
-    count = np.empty(len(x), dtype=int)
-    for k in np.unique(labels):
-        members = np.flatnonzero(labels == k)
-        tree = cKDTree(invariants[members])
-        count[members] = tree.query_ball_point(invariants[members], 2 * tol, p=np.inf, return_length=True)
+    cells = np.column_stack([labels, np.floor(invariants / (2 * tol))]).astype(np.int64)
+    _, cell, sizes = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    cell_size = sizes[cell.ravel()]
+    random = np.random.default_rng(0)
+
+    def choose(eligible, extent, count):
+        few = np.union1d(eligible[np.lexsort((-extent[eligible], cell_size[eligible]))[:_SAMPLE]],
+                         random.permutation(eligible)[:_SAMPLE])
+        return min(few, key=lambda i: (count(i), -extent[i]))
+
     r = invariants[:, 0]
-    a = min(np.flatnonzero(r > 0.2 * r.max()), key=lambda i: (count[i], -r[i]))
+    a = choose(np.flatnonzero(r > 0.2 * r.max()), r, lambda i: len(alike(i)))
     off_line = np.linalg.norm(np.cross(x, x[a] / r[a]), axis=1)
-    b = min(np.flatnonzero(off_line > 0.2 * off_line.max()), key=lambda i: (count[i], -off_line[i]))
+    to_a = np.linalg.norm(x - x[a], axis=1)
+
+    def at_same_distance(i):
+        images = alike(i)
+        return np.count_nonzero(np.abs(to_a[images] - to_a[i]) <= 2 * tol)
+
+    b = choose(np.flatnonzero(off_line > 0.2 * off_line.max()), off_line, at_same_distance)
     return a, b, alike(a), alike(b)
 
 
-def _find_operations(x, labels, tol):
+def _find_operations(x, labels, tol, progress=None, cancel=None):
     """Every operation of a non-collinear centred set: ``(K, 3, 3)`` matrices and ``(K, N)`` permutations.
 
     Each candidate maps the frame of the reference pair :math:`(a, b)` onto the frame of an alike
-    pair :math:`(a', b')` with :math:`|a' - b'| = |a - b|`, with either handedness of the third axis.
+    pair :math:`(a', b')` with :math:`|a' - b'| = |a - b|` (found in a k-d tree), with either
+    handedness of the third axis. A candidate must first map :data:`_SAMPLE` fixed points onto
+    points (within :math:`4 \\epsilon`, after a Procrustes fit on them); one whose pair is already
+    the image of :math:`(a, b)` under a found operation is skipped. So the cost is
+    :math:`O(C \\log N)` for :math:`C` candidates plus :math:`O(N \\log N)` per operation.
     """
     a, b, images_a, images_b = _reference_pair(x, labels, tol)
     frame = _frame(x[a], x[b])
-    A, B = np.meshgrid(images_a, images_b, indexing="ij")
-    same_distance = np.abs(np.linalg.norm(x[A] - x[B], axis=-1) - np.linalg.norm(x[a] - x[b])) <= 2 * tol
+    distance = np.linalg.norm(x[a] - x[b])
+    near_b = cKDTree(x[images_b]).query_ball_point(x[images_a], distance + 2 * tol)
+    a2 = np.repeat(images_a, [len(near) for near in near_b])
+    b2 = images_b[np.concatenate([np.asarray(near, dtype=int) for near in near_b])]
+    keep = (a2 != b2) & (np.abs(np.linalg.norm(x[a2] - x[b2], axis=1) - distance) <= 2 * tol)
+    pairs = list(zip(a2[keep].tolist(), b2[keep].tolist()))
+    if 2 * len(pairs) > MAX_CANDIDATES:
+        raise ValueError(f"The symmetry search would test {2 * len(pairs):,} candidate operations, more than "
+                         f"{MAX_CANDIDATES:,}; analyse a simpler version of the mesh")
     match = _matcher(x, labels, tol)
-    found = {}
-    for a2, b2 in zip(A[same_distance & (A != B)], B[same_distance & (A != B)]):
-        frame2 = _frame(x[a2], x[b2])
-        for handedness in (1.0, -1.0):
-            perm = match(x @ frame.T @ np.diag([1.0, 1.0, handedness]) @ frame2, np.inf)
-            key = (handedness, None if perm is None else perm.tobytes())
-            if perm is None or key in found:
-                continue
-            R = _procrustes(x, x[perm], handedness)
-            if np.linalg.norm(x @ R.T - x[perm], axis=1).max() <= tol:
-                found[key] = (R, perm)
+    sample = np.unique(np.concatenate([[a, b], np.random.default_rng(0).permutation(len(x))[:_SAMPLE]]))
+    found, seen = {}, set()
+    total = 2 * len(pairs)
+    for done, ((a2, b2), handedness) in enumerate((pair, h) for pair in pairs for h in (1.0, -1.0)):
+        if cancel is not None and cancel():
+            raise Cancelled(f"Symmetry analysis cancelled after {done:,} of {total:,} candidates")
+        if progress is not None:
+            progress(done, total)
+        if (a2, b2, handedness) in seen:
+            continue
+        turn = frame.T @ np.diag([1.0, 1.0, handedness]) @ _frame(x[a2], x[b2])
+        images = match(x[sample] @ turn, np.inf, sample)
+        if images is None:
+            continue
+        R = _procrustes(x[sample], x[images], handedness)
+        if np.linalg.norm(x[sample] @ R.T - x[images], axis=1).max() > 4 * tol:
+            continue
+        perm = match(x @ turn, np.inf)
+        if perm is None or (handedness, perm.tobytes()) in found:
+            continue
+        R = _procrustes(x, x[perm], handedness)
+        if np.linalg.norm(x @ R.T - x[perm], axis=1).max() <= tol:
+            found[(handedness, perm.tobytes())] = (R, perm)
+            seen.add((int(perm[a]), int(perm[b]), handedness))
+    if progress is not None:
+        progress(total, total)
     ops, perms = zip(*found.values())
     return np.array(ops), np.array(perms)
 
