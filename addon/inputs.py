@@ -12,6 +12,7 @@ Every check on user input happens here, before anything in the scene changes. Er
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -178,7 +179,8 @@ def settings(context: bpy.types.Context) -> dict[str, Any]:
     """The training settings as plain values (kept with the model), checked to be finite."""
     t = props.settings(context).training
     return {"lmax": t.lmax, "layers": t.layers, "max_radius": finite_setting("Max Radius", t.max_radius),
-            "radius": finite_setting("Radius", t.radius) if t.use_radius_graph else None, "output": t.output,
+            "graph": t.graph, "radius": finite_setting("Radius", t.radius) if t.graph == 'RADIUS' else None,
+            "output": t.output,
             "iterations": t.iterations, "lr": finite_setting("Learning Rate", t.learning_rate), "seed": t.seed}
 
 
@@ -186,6 +188,16 @@ def config(values: dict[str, Any]) -> api.ModelConfig:
     """The network settings of :func:`settings`."""
     return api.ModelConfig(lmax=values["lmax"], layers=values["layers"], max_radius=values["max_radius"],
                            radius=values["radius"], output=values["output"])
+
+
+def with_graph(problem: Problem, graph: str) -> Problem:
+    """In a job: ``problem`` with its graph chosen. Graph 'AUTO' keeps all pairs up to
+    ``api.MAX_ALL_PAIRS`` vertices, as in the seed, and above that takes the radius
+    ``api.suggest_radius`` picks from the mesh for training."""
+    if graph != 'AUTO' or len(problem.start) <= api.MAX_ALL_PAIRS:
+        return problem
+    radius = api.suggest_radius(problem.start, for_training=True)
+    return dataclasses.replace(problem, config=dataclasses.replace(problem.config, radius=radius))
 
 
 def problem(src: Source, values: dict[str, Any]) -> Problem:

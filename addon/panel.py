@@ -207,9 +207,9 @@ class SYMBREAK_PT_network(SymBreakSubPanel, bpy.types.Panel):
         col.prop(t, "max_radius")
         col.prop(t, "output")
         row = col.row(align=True)
-        row.prop(t, "use_radius_graph")
+        row.prop(t, "graph", text="")
         sub = row.row(align=True)
-        sub.active = t.use_radius_graph
+        sub.active = t.graph == 'RADIUS'
         sub.prop(t, "radius", text="")
         col = self.layout.column(align=True)
         col.prop(t, "iterations")

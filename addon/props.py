@@ -39,10 +39,17 @@ class SymBreakTraining(bpy.types.PropertyGroup):
     layers: IntProperty(name="Layers", description="Convolution layers", default=3, min=1, max=8)
     max_radius: FloatProperty(name="Max Radius", description="Range of the radial basis",
                               default=3.0, min=0.01, soft_max=100.0)
-    use_radius_graph: BoolProperty(
-        name="Radius Graph",
-        description="Connect only points closer than Radius (for large meshes); off: all pairs, as in the seed",
-        default=False)
+    graph: EnumProperty(
+        name="Graph",
+        description="Which vertices each vertex convolves over",
+        items=[
+            ('AUTO', "Automatic", "All pairs up to 100 vertices, as in the seed; above that, a radius graph "
+                                  "with a radius chosen from the mesh (about 12 neighbours a vertex)"),
+            ('ALL_PAIRS', "All Pairs", "Every vertex with every vertex, itself included, as in the seed "
+                                       "(at most 100 vertices)"),
+            ('RADIUS', "Radius", "Only vertices closer than Radius"),
+        ],
+        default='AUTO')
     radius: FloatProperty(name="Radius", description="Neighbour cutoff of the radius graph",
                           default=1.5, min=0.001, soft_max=100.0)
     iterations: IntProperty(name="Iterations", default=200, min=1, soft_max=5000,

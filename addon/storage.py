@@ -145,12 +145,8 @@ def store_model(obj: bpy.types.Object, blob: bytes, loss_history: np.ndarray, co
 
 
 def model_bytes(obj: bpy.types.Object) -> bytes:
-    def read(value: Any) -> bytes:
-        if not isinstance(value, str):
-            raise TypeError(f"text expected, got {type(value).__name__}")
-        return base64.b64decode(value.encode("ascii"), validate=True)
-
-    return _reading(obj, MODEL, "model", "train again", read)
+    """The stored model's bytes (``api.model_from_text`` bounds and decodes the base64 text)."""
+    return _reading(obj, MODEL, "model", "train again", api.model_from_text)
 
 
 def loss_history(obj: bpy.types.Object) -> np.ndarray:

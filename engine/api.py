@@ -35,7 +35,7 @@ from .order_parameter import OrderParameter
 from .order_parameter import axis_pair as _axis_pair
 from .results import EngineInfo, Learned, Prediction, Surfaces, TrainResult
 from .tasks import TASKS, Task
-from .validation import check_order_parameter, check_pair
+from .validation import MAX_ALL_PAIRS, check_order_parameter, check_pair
 from .validation import check_points as _check_points
 from .validation import check_problem as _check_problem
 
@@ -293,4 +293,4 @@ def model_from_text(text: str) -> bytes:
     return checkpoint.text_to_bytes(text)
 
 
-__all__ += ["MAX_EDGES", "MAX_TRAINING_EDGES", "count_edges", "suggest_radius", "isolated_points", "model_from_text"]
+__all__ += ["MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "count_edges", "suggest_radius", "isolated_points", "model_from_text"]

@@ -303,7 +303,7 @@ def test_predict_runs_in_float32_above_a_few_thousand_points(symbreak, monkeypat
     from symbreak.addon.operators import prediction
     from symbreak.engine import api
 
-    bpy.context.scene.symbreak.training.use_radius_graph = True
+    bpy.context.scene.symbreak.training.graph = 'RADIUS'
     source = trained("Task 1")
     xy = np.stack(np.meshgrid(np.arange(65.0), np.arange(65.0)), axis=-1).reshape(-1, 2)
     grid = bpy.data.objects.new("Grid", mesh.new_mesh("Grid", np.c_[xy, np.zeros(len(xy))]))
@@ -507,6 +507,7 @@ def test_all_pairs_refuse_large_meshes_before_starting(symbreak):
     obj = bpy.data.objects.new("Grid", mesh.new_mesh("Grid", points))
     bpy.context.scene.collection.objects.link(obj)
     mesh.set_shape_key(obj, "Target", 1.1 * points)
+    bpy.context.scene.symbreak.training.graph = 'ALL_PAIRS'
     activate(obj)
     expect_cancelled(bpy.ops.symbreak.train, "121 points .* set a graph radius")
     expect_cancelled(bpy.ops.symbreak.learn_order_parameter, "121 points .* set a graph radius")
@@ -526,3 +527,23 @@ def test_show_signals_caps_the_surface_vertices(symbreak):
     activate(obj)
     bpy.context.scene.symbreak.display.signal_level = 6
     expect_cancelled(bpy.ops.symbreak.show_signals, "8,192,400 vertices .* lower the signal Resolution to 5")
+
+
+def test_default_graph_takes_a_radius_from_the_mesh(symbreak):
+    """Above 100 vertices the default graph is a radius graph with a radius chosen from the mesh
+    (all pairs would be refused); the report names it and the stored model keeps it."""
+    from symbreak.addon import mesh, storage
+    from symbreak.engine import api
+
+    xy = np.stack(np.meshgrid(np.arange(11.0), np.arange(11.0)), axis=-1).reshape(-1, 2) * 0.1
+    points = np.c_[xy, np.zeros(len(xy))]
+    grid = bpy.data.objects.new("Grid", mesh.new_mesh("Grid", points))
+    bpy.context.scene.collection.objects.link(grid)
+    mesh.set_shape_key(grid, "Target", points * [1.0, 1.2, 1.0])
+    bpy.context.scene.symbreak.training.iterations = 2
+    assert bpy.context.scene.symbreak.training.graph == 'AUTO'
+    activate(grid)
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    radius = api.model_summary(storage.model_bytes(grid))["config"]["radius"]
+    assert radius == pytest.approx(api.suggest_radius(points, for_training=True))
+    assert 0.1 <= radius < 0.5  # the grid's spacing is 0.1, its size 1.4

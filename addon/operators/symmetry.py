@@ -56,9 +56,11 @@ class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
                                   f"learnable with {record['inputs']}")
 
 
-def learn(problem: inputs.Problem, seed: int, progress: jobs.Progress, cancel: jobs.Cancel) -> api.Learned:
-    """The learning job."""
+def learn(problem: inputs.Problem, graph: str, seed: int, progress: jobs.Progress,
+          cancel: jobs.Cancel) -> api.Learned:
+    """The learning job, on the graph :func:`inputs.with_graph` chooses."""
     api.load()
+    problem = inputs.with_graph(problem, graph)
     return api.learn_order_parameter(problem.start, problem.target, config=problem.config,
                                      iterations=LEARNING_ITERATIONS, seed=seed, progress=progress, cancel=cancel)
 
@@ -78,8 +80,8 @@ class SYMBREAK_OT_learn_order_parameter(BackgroundOperator):
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
         problem = inputs.Problem(src.start, inputs.target(src), inputs.config(values), None)
-        seed = values["seed"]
-        return src.obj, lambda progress, cancel: learn(problem, seed, progress, cancel), LEARNING_ITERATIONS
+        graph, seed = values["graph"], values["seed"]
+        return src.obj, lambda progress, cancel: learn(problem, graph, seed, progress, cancel), LEARNING_ITERATIONS
 
     def running(self, job: jobs.Job) -> str:
         assert self._obj is not None

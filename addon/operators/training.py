@@ -23,11 +23,14 @@ class Trained:
     result: api.TrainResult
     checked: Optional[dict[str, Any]]
     skipped: str
+    radius: Optional[float]   # the graph radius trained with (None: all pairs)
+    isolated: int             # vertices with no neighbour within it
 
 
 def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progress, cancel: jobs.Cancel) -> Trained:
-    """The training job: the checks, the Curie check with the given input, then training."""
+    """The training job: the graph, the checks, the Curie check with the given input, then training."""
     api.load()
+    problem = inputs.with_graph(problem, values["graph"])
     start, target, order_parameter = problem.start, problem.target, problem.order_parameter
     api.check_problem(start, target, problem.config, order_parameter)
     try:
@@ -37,7 +40,8 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
     result = api.train(start, target, config=problem.config, order_parameter=order_parameter,
                        iterations=values["iterations"], lr=values["lr"], seed=values["seed"],
                        progress=progress, cancel=cancel)
-    return Trained(result, checked, skipped)
+    radius = problem.config.radius
+    return Trained(result, checked, skipped, radius, len(api.isolated_points(start, radius)))
 
 
 class SYMBREAK_OT_train(BackgroundOperator):
@@ -71,7 +75,7 @@ class SYMBREAK_OT_train(BackgroundOperator):
         assert src is not None and problem is not None
         p = stored(src, result.prediction)  # checked before anything is written
         obj = src.obj
-        storage.store_model(obj, result.model, result.loss_history, self._settings)
+        storage.store_model(obj, result.model, result.loss_history, {**self._settings, "radius": trained.radius})
         storage.store_target(obj, problem.target)
         storage.store_prediction(obj, p)
         own = props.object_settings(obj)
@@ -81,10 +85,15 @@ class SYMBREAK_OT_train(BackgroundOperator):
         warning = trained.skipped or (trained.checked or {}).get("warning", "")
         if warning:
             self.report({'WARNING'}, warning)
+        if trained.isolated:
+            self.report({'WARNING'}, f"{trained.isolated} vertices have no neighbour within the graph radius "
+                                     f"{trained.radius:.3g}: the network sees nothing around them (raise Radius)")
         ambiguous = int(np.count_nonzero(result.prediction.ambiguous))
         tied = f", {ambiguous} with tied peaks" if ambiguous else ""
+        chosen = (f", graph radius {trained.radius:.3g} chosen from the mesh"
+                  if self._settings["graph"] == 'AUTO' and trained.radius is not None else "")
         self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {result.seconds:.2f} s, "
-                              f"final loss {result.final_loss:.3g}{tied}")
+                              f"final loss {result.final_loss:.3g}{tied}{chosen}")
 
 
 CLASSES = [SYMBREAK_OT_train]
