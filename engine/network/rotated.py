@@ -21,10 +21,10 @@ convolution becomes one sparse matrix :math:`T_e` from input to output component
 
 about 290 non-zeros for lmax 5 against the 1,296-entry outer product and 3,100-entry table of
 :mod:`.planned`. The same function, exactly: only the order of the sums changes. Edges are
-taken in chunks whose intermediates are recomputed in the backward pass, so memory is the
-plan's per-edge tables (the :math:`D_e`, about 290 numbers per edge) and the features.
-The radial MLPs keep their hand-derived gradient; the convolutions use autograd, whose
-bookkeeping is negligible against a large graph's arithmetic.
+taken in chunks whose intermediates are recomputed in the backward pass (under autograd, whose
+bookkeeping is negligible against a chunk's arithmetic), so memory is the plan's per-edge
+tables (the :math:`D_e`, about 290 numbers per edge) and the features. The radial MLPs keep
+their hand-derived gradient.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import math
 
 import numpy as np
 import torch
-import torch.utils.checkpoint
 from e3nn import o3
 
 from ..graph import Graph
@@ -96,8 +95,8 @@ class _FrameTable:
         self.mixing = torch.sparse_coo_tensor(torch.tensor([rows, columns]), torch.tensor(values),
                                               (len(entries), convolution.num_paths), check_invariants=True).coalesce().to(dtype)
         self.edge_of_path = torch.tensor([p.edge for p in convolution.paths])
-        self.in_blocks = [(int(in_at[i]), ir.l) for i, ir in enumerate(ins) if ir.l > 0]
-        self.out_blocks = [(int(out_at[o]), ir.l) for o, ir in enumerate(outs) if ir.l > 0]
+        self.in_blocks = [(int(in_at[i]), ir.l) for i, ir in enumerate(ins)]
+        self.out_blocks = [(int(out_at[o]), ir.l) for o, ir in enumerate(outs)]
         self.d_out = int(out_at[-1])
 
 
@@ -119,37 +118,38 @@ class Rotated:
         self.gates = list(network.gates)
 
     def _rotate(self, x: torch.Tensor, blocks, e: slice, transpose: bool) -> torch.Tensor:
-        r""":math:`D_e^\top x_e` (``transpose``) or :math:`D_e x_e` on each block of ``(D, E)`` features."""
-        x = x.clone()
+        r""":math:`D_e^\top x_e` (``transpose``) or :math:`D_e x_e` on each block ``(at, l)`` of ``(D, E)``
+        features; scalars pass unchanged."""
+        pieces = []
         for at, l in blocks:
-            d, part = self.rotations[l - 1][:, :, e], x[at:at + 2 * l + 1]
-            x[at:at + 2 * l + 1] = (d * part[:, None]).sum(0) if transpose else (d * part[None]).sum(1)
-        return x
+            part = x[at:at + 2 * l + 1]
+            if l > 0:
+                d = self.rotations[l - 1][:, :, e]
+                part = (d * part[:, None]).sum(0) if transpose else (d * part[None]).sum(1)
+            pieces.append(part)
+        return torch.cat(pieces)
 
-    def _messages(self, k: int, x: torch.Tensor, radial: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        r"""Convolution ``k``'s messages :math:`D_e T_e D_e^\top x_{s(e)}` of edges ``start:stop``, ``(D_out, E)``."""
-        table, e = self.tables[k], slice(start, stop)
-        rotated = self._rotate(x.index_select(1, self.source[e]), table.in_blocks, e, transpose=True)
-        weights = radial.index_select(0, self.length_index[e]).T * self.frame_harmonics[table.edge_of_path, e]
+    def messages(self, k: int, sources: torch.Tensor, radial: torch.Tensor, e: slice) -> torch.Tensor:
+        r"""Convolution ``k``'s messages :math:`D_e T_e D_e^\top x_{s(e)}`, ``(D_out, E)``, of the edges
+        ``e`` from their ``(D_in, E)`` source features and ``(E, paths)`` radial weights."""
+        table = self.tables[k]
+        rotated = self._rotate(sources, table.in_blocks, e, transpose=True)
+        weights = radial.T * self.frame_harmonics[table.edge_of_path, e]
         products = rotated.index_select(0, table.input_of) * torch.sparse.mm(table.mixing, weights)
-        messages = torch.zeros(table.d_out, stop - start, dtype=x.dtype).index_add_(0, table.output_of, products)
-        return self._rotate(messages, table.out_blocks, e, transpose=False)
+        summed = torch.zeros(table.d_out, e.stop - e.start, dtype=sources.dtype).index_add_(0, table.output_of, products)
+        return self._rotate(summed, table.out_blocks, e, transpose=False)
+
+    def chunks(self) -> list[slice]:
+        """The edges in chunks of :data:`EDGE_CHUNK`."""
+        return [slice(a, min(a + EDGE_CHUNK, self.num_edges)) for a in range(0, self.num_edges, EDGE_CHUNK)]
 
     def _convolutions(self, radial: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """``(K, L, max paths)`` radial weights and ``(N, D_in)`` features to ``(N, D_out)``."""
         x = features.T
         for k, table in enumerate(self.tables):
-            weights = radial[k, :, :table.mixing.shape[1]]
-            summed = torch.zeros(table.d_out, self.num_points, dtype=x.dtype)
-            for start in range(0, self.num_edges, EDGE_CHUNK):
-                stop = min(start + EDGE_CHUNK, self.num_edges)
-                if torch.is_grad_enabled():
-                    messages = torch.utils.checkpoint.checkpoint(self._messages, k, x, weights, start, stop,
-                                                                 use_reentrant=False)
-                else:
-                    messages = self._messages(k, x, weights, start, stop)
-                summed = summed.index_add(1, self.destination[start:stop], messages)
-            x = self.gates[k].unscaled(summed) if k < len(self.gates) else summed
+            x = _Convolution.apply(self, k, x, radial[k, :, :table.mixing.shape[1]])
+            if k < len(self.gates):
+                x = self.gates[k].unscaled(x)
         return x.T
 
     def forward(self, weights: list[torch.Tensor], features: torch.Tensor, tape: list | None = None) -> torch.Tensor:
@@ -168,3 +168,39 @@ class Rotated:
             grad_radial, = torch.autograd.grad(loss, radial)
         self.radial.backward(weights, tape, grad_radial, grad_weights)
         return loss.detach()
+
+
+class _Convolution(torch.autograd.Function):
+    """One convolution of a :class:`Rotated`, ``(D_in, N)`` features and ``(L, paths)`` radial
+    weights to ``(D_out, N)``, edges in chunks: nothing is kept per edge; the backward pass
+    recomputes each chunk under autograd and scatters its gradients onto points and lengths."""
+
+    @staticmethod
+    def forward(ctx, executor: Rotated, k: int, x: torch.Tensor, radial: torch.Tensor):
+        ctx.executor, ctx.k = executor, k
+        ctx.save_for_backward(x, radial)
+        summed = torch.zeros(executor.tables[k].d_out, executor.num_points, dtype=x.dtype)
+        for e in executor.chunks():
+            messages = executor.messages(k, x.index_select(1, executor.source[e]),
+                                         radial.index_select(0, executor.length_index[e]), e)
+            summed.index_add_(1, executor.destination[e], messages)
+        return summed
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        executor, k = ctx.executor, ctx.k
+        x, radial = ctx.saved_tensors
+        wants_x = ctx.needs_input_grad[2]
+        grad_x, grad_radial = torch.zeros_like(x) if wants_x else None, torch.zeros_like(radial)
+        for e in executor.chunks():
+            source, lengths = executor.source[e], executor.length_index[e]
+            with torch.enable_grad():
+                sources = x.index_select(1, source).requires_grad_(wants_x)
+                weights = radial.index_select(0, lengths).requires_grad_()
+                messages = executor.messages(k, sources, weights, e)
+                inputs = [sources, weights] if wants_x else [weights]
+                grads = torch.autograd.grad(messages, inputs, grad.index_select(1, executor.destination[e]))
+            grad_radial.index_add_(0, lengths, grads[-1])
+            if wants_x:
+                grad_x.index_add_(1, source, grads[0])
+        return None, None, grad_x, grad_radial
