@@ -44,11 +44,14 @@ __all__ = ["EDGE_CHUNK", "Rotated", "frames"]
 EDGE_CHUNK = 8192  # edges per chunk
 
 
-def _y_rotations(l: int, angles: torch.Tensor) -> torch.Tensor:
-    r""":math:`\exp(\theta X_y)` in degree ``l``, ``(E, 2l+1, 2l+1)``: :math:`\cos m\theta` at
-    :math:`(m, m)` and :math:`-\sin m\theta` at :math:`(m, -m)` in e3nn's real basis."""
+def _turned(l: int, angles: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    r""":math:`e^{\theta X_y} M` in degree ``l`` for ``(E,)`` angles, ``(E, 2l+1, 2l+1)``:
+    :math:`e^{\theta X_y}` has :math:`\cos m\theta` at :math:`(m, m)` and :math:`-\sin m\theta`
+    at :math:`(m, -m)` in e3nn's real basis, so row :math:`m` of the product is
+    :math:`\cos m\theta\, M_m - \sin m\theta\, M_{-m}`."""
     m = torch.arange(-l, l + 1, dtype=angles.dtype)
-    return torch.diag_embed(torch.cos(angles[:, None] * m)) + torch.diag_embed(-torch.sin(angles[:, None] * m)).flip(-1)
+    turns = angles[:, None, None] * m[:, None]
+    return torch.cos(turns) * matrix - torch.sin(turns) * matrix.flip(-2)
 
 
 def frames(vectors: torch.Tensor, harmonics: torch.Tensor, lmax: int) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -58,7 +61,7 @@ def frames(vectors: torch.Tensor, harmonics: torch.Tensor, lmax: int) -> tuple[l
 
     :math:`D_e = e^{\alpha X_y} e^{\beta X_x}` (e3nn's ``wigner_D(l, alpha, beta, 0)``) with
     :math:`e^{\beta X_x} = P e^{\beta X_y} P^\top`, :math:`P` the Wigner matrix of a quarter turn
-    about :math:`z`: two batched products per degree instead of e3nn's matrix exponentials.
+    about :math:`z`: one product by a constant matrix per degree instead of e3nn's matrix exponentials.
     """
     vectors, harmonics = vectors.double(), harmonics.double()
     alpha, beta = o3.xyz_to_angles(vectors)
@@ -66,8 +69,8 @@ def frames(vectors: torch.Tensor, harmonics: torch.Tensor, lmax: int) -> tuple[l
     rotations, frame_harmonics = [], [harmonics[:, 0]]
     for l in range(1, lmax + 1):
         p = o3.Irrep(l, 1).D_from_matrix(quarter_turn)
-        d = _y_rotations(l, alpha) @ (p @ _y_rotations(l, beta) @ p.T)  # (E, 2l+1, 2l+1)
-        frame_harmonics.append(torch.einsum("eij,ei->ej", d, harmonics[:, l * l:(l + 1) ** 2])[:, l])
+        d = _turned(l, alpha, p @ _turned(l, beta, p.T))  # (E, 2l+1, 2l+1)
+        frame_harmonics.append((d[:, :, l] * harmonics[:, l * l:(l + 1) ** 2]).sum(1))
         rotations.append(d.permute(1, 2, 0).contiguous())
     return rotations, torch.stack(frame_harmonics)
 
