@@ -105,7 +105,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
     features = checked_features(features, len(start))
 
     graph = Graph.of(config, start, dtype=dtype)
-    with threads.for_graph(graph.num_edges):
+    with threads.single_thread():
         model = Network(config, features.irreps, generator=torch.Generator().manual_seed(seed)).to(dtype)
         x = torch.as_tensor(features.values, dtype=dtype)
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
@@ -146,7 +146,7 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     graph = Graph.of(config, start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
     generator = torch.Generator().manual_seed(seed)
-    with threads.for_graph(graph.num_edges):
+    with threads.single_thread():
         model = Network(config, str(irreps), generator=generator).to(dtype)
         shape = (len(start), irreps.dim - 1) if per_point else (irreps.dim - 1,)
         feature = torch.nn.Parameter(0.1 * torch.randn(shape, dtype=dtype, generator=generator))
