@@ -83,6 +83,7 @@ class Graph:
     Attributes
     ----------
     source, destination : ``(E,)`` long tensors
+    vectors : ``(E, 3)`` edge vectors :math:`\vec r_{ij}`
     lengths : ``(E,)`` edge lengths
     harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope`
     embedding, length_index : radial basis of the distinct edge lengths, and each edge's row
@@ -107,6 +108,7 @@ class Graph:
         weights = envelope(vectors.norm(dim=-1), radius)
         self.harmonics = weights[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
                                                                    normalization="component")
+        self.vectors = vectors
         self.lengths = vectors.norm(dim=-1)
         self._basis = (max_radius, number_of_basis)
         self.neighbours = float(weights.sum()) / len(positions)

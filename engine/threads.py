@@ -1,10 +1,11 @@
 """torch's intra-op thread count, the one piece of process-wide torch state the engine sets.
 
 The policy is explicit and runs only where the caller says: :func:`engine.api.load` may fix the
-count once, and :func:`for_graph` limits it to one thread around work on a small graph, whose
-tensors are too small to share out (the seed's tasks measured 0.5 s on one thread against
-6-27 s on two beside another busy process). Call the engine from the thread that owns torch
-in the process (or from a worker process): the count is global to the process.
+count once, and :func:`single_thread` limits it to one thread around training, at every size:
+beside another busy process two threads made a step 3-20 times slower than one (the seed's
+tasks 0.5 s against 6-27 s; 2,000 points 1.4-23 s against 0.75-1.3 s; 10,000 points 7-40 s
+against 3.3-4.4 s on 2 cores). Call the engine from the thread that owns torch in the process
+(or from a worker process): the count is global to the process.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import contextlib
 
 import torch
 
-__all__ = ["SMALL_GRAPH_EDGES", "for_graph", "set_threads"]
-
-SMALL_GRAPH_EDGES = 4096
+__all__ = ["single_thread", "set_threads"]
 
 
 def set_threads(threads: int | None) -> int:
@@ -28,12 +27,10 @@ def set_threads(threads: int | None) -> int:
 
 
 @contextlib.contextmanager
-def for_graph(num_edges: int):
-    """One intra-op thread while working on a graph of at most :data:`SMALL_GRAPH_EDGES` edges,
-    restored after; larger graphs keep the count as it is."""
+def single_thread():
+    """One intra-op thread inside the block, the count restored after."""
     previous = torch.get_num_threads()
-    if num_edges <= SMALL_GRAPH_EDGES:
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)
     try:
         yield
     finally:

@@ -50,12 +50,12 @@ def _targets(config: ModelConfig, displacements: np.ndarray) -> np.ndarray:
 
 def _optimise(model: Network, graph: Graph, x: torch.Tensor, goal: torch.Tensor, iterations: int, lr: float,
               tolerance: float | None, progress: Progress | None, cancel: Cancel | None) -> list[float]:
-    r"""Adam on :math:`\mathrm{mean}(\mathrm{model}(x) - \mathrm{goal})^2` with the plan's gradient,
+    r"""Adam on :math:`\mathrm{mean}(\mathrm{model}(x) - \mathrm{goal})^2` with the gradient of :meth:`Network.trainer`'s executor,
     all weights as one flat vector; returns the loss of each step.
 
     The update is torch's fused Adam called as a function: ``Optimizer.step``'s bookkeeping
     takes longer than the update itself at this size."""
-    plan = model.plan(graph)
+    plan = model.trainer(graph)
     theta = model.radial.flat()
     grad, first, second, step = torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros(())
     weights, grads = model.radial.unflatten(theta), model.radial.unflatten(grad)
@@ -105,13 +105,13 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
     features = checked_features(features, len(start))
 
     graph = Graph.of(config, start, dtype=dtype)
-    with threads.for_graph(graph.num_edges):
+    with threads.single_thread():
         model = Network(config, features.irreps, generator=torch.Generator().manual_seed(seed)).to(dtype)
         x = torch.as_tensor(features.values, dtype=dtype)
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
         history = _optimise(model, graph, x, goal, iterations, lr, tolerance, progress, cancel)
-        with torch.no_grad():
-            output = model(x, graph).double()
+        with torch.no_grad():  # the executor that trained, exact on any size of graph
+            output = model.trainer(graph).forward(model.radial.unflatten(model.radial.flat()), x).double()
     model.double()
     seconds = time.perf_counter() - began
     final_loss = float((output - goal.double()).pow(2).mean())
@@ -146,7 +146,7 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     graph = Graph.of(config, start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
     generator = torch.Generator().manual_seed(seed)
-    with threads.for_graph(graph.num_edges):
+    with threads.single_thread():
         model = Network(config, str(irreps), generator=generator).to(dtype)
         shape = (len(start), irreps.dim - 1) if per_point else (irreps.dim - 1,)
         feature = torch.nn.Parameter(0.1 * torch.randn(shape, dtype=dtype, generator=generator))

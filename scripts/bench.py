@@ -6,6 +6,7 @@ measurements also register it first (bpy module, headless) and time only the ope
 
     python scripts/bench.py                 # everything
     python scripts/bench.py training scale  # chosen sections
+    python scripts/bench.py mesh --threads 1 --busy  # one thread, beside a busy process
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,6 +99,74 @@ def measure_scale(n: int, dtype_name: str) -> dict:
             "ambiguous": int(prediction.ambiguous.sum())}
 
 
+MESH_SIZES = {"seed": 4, "42 all pairs": 42, "500": 500, "2,000": 2_000, "10,000": 10_000}
+MESH_NEIGHBOURS = 16  # random clouds of one point per unit volume, radius for about 16 neighbours
+
+
+def _mesh_problem(points: int):
+    """The seed's first task for 4 points, all pairs of 42 random points, or a random cloud:
+    config, start and target positions and the input features."""
+    import numpy as np
+
+    from engine.config import ModelConfig
+    from engine.tasks import TASKS
+
+    if points == 4:
+        task = next(iter(TASKS.values()))
+        return ModelConfig(), task.start, task.target
+    rng = np.random.default_rng(0)
+    if points == 42:
+        start = rng.normal(size=(points, 3))
+        return ModelConfig(), start, start + 0.1 * rng.normal(size=start.shape)
+    radius = (3 * MESH_NEIGHBOURS / (4 * np.pi)) ** (1 / 3)
+    start = rng.uniform(0.0, points ** (1 / 3), size=(points, 3))
+    return ModelConfig(radius=float(radius)), start, start + 0.1 * rng.normal(size=start.shape)
+
+
+def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
+    """Training steps (loss, gradient, Adam) of the engine or plain e3nn eager, both float32, on
+    one problem of :data:`MESH_SIZES`: the time from the call to the end of each step (the
+    first one carries construction and precomputation), and peak memory above the imports."""
+    import resource
+
+    import torch
+
+    from engine import training
+    from engine.graph import Graph
+    from engine.reference import ReferenceNetwork
+    from engine.signals import encode
+
+    if threads:
+        torch.set_num_threads(threads)
+    config, start, target = _mesh_problem(points)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    began = time.perf_counter()
+    ends: list[float] = []
+    if side == "engine":
+        result = training.train(start, target, config=config, iterations=steps,
+                                progress=lambda iteration, loss: ends.append(time.perf_counter()))
+        edges = Graph.of(config, start).num_edges
+    else:
+        torch.manual_seed(0)
+        model = ReferenceNetwork(config).float()
+        positions = torch.as_tensor(start, dtype=torch.float32)
+        x = torch.ones(len(start), 1)
+        goal = torch.as_tensor(encode(target - start, config.lmax), dtype=torch.float32)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(steps):
+            loss = (model(x, positions) - goal).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            ends.append(time.perf_counter())
+        edges = 0
+    times = [b - a for a, b in zip([began] + ends, ends)]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
+    total = result.seconds if side == "engine" else ends[-1] - began
+    return {"first": times[0], "steps": times[1:], "total": total, "edges": edges, "peak_mib": peak / 1024,
+            "threads": torch.get_num_threads(), "load": os.getloadavg()[0]}
+
+
 def measure_show_signals(n: int, level: int) -> dict:
     """``symbreak.show_signals`` on ``n`` vertices with a stored prediction, at icosphere ``level``."""
     import bpy
@@ -155,6 +225,45 @@ def scale_section() -> list[str]:
     return rows
 
 
+def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: list[str] | None = None) -> list[str]:
+    """The engine's training step against plain e3nn eager from the seed to 10,000 points:
+    ``runs`` interleaved fresh processes per side; per-step times after the first step
+    (min and median over every step of every run), the seed by total time of 200 steps."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    rows = [f"| points | edges | plain e3nn step (s) min / median | engine step (s) min / median | "
+            f"speed-up min / median | engine first step (s) | peak memory e3nn / engine (MiB) | load |",
+            "|---|---|---|---|---|---|---|---|"]
+    print("\n".join(rows), flush=True)
+    try:
+        for name, points in MESH_SIZES.items():
+            if sizes and name.split()[0] not in sizes:
+                continue
+            steps = 200 if points == 4 else (3 if points >= 10_000 else 5)
+            sides: dict = {"baseline": [], "engine": []}
+            for _ in range(runs):
+                for side in sides:
+                    sides[side].append(_measure("mesh", side, str(points), str(steps), str(threads)))
+            if points == 4:  # the seed: whole training, construction included
+                base = [r["total"] for r in sides["baseline"]]
+                fast = [r["total"] for r in sides["engine"]]
+            else:
+                base = [t for r in sides["baseline"] for t in r["steps"]]
+                fast = [t for r in sides["engine"] for t in r["steps"]]
+            b_min, b_med, f_min, f_med = min(base), statistics.median(base), min(fast), statistics.median(fast)
+            peak = [max(r["peak_mib"] for r in sides[side]) for side in sides]
+            load = [r["load"] for rs in sides.values() for r in rs]
+            label = f"{name} (200 steps, total)" if points == 4 else name
+            rows.append(f"| {label} | {sides['engine'][0]['edges']:,} | {b_min:.3f} / {b_med:.3f} | "
+                        f"{f_min:.4f} / {f_med:.4f} | {b_min / f_min:.1f}× / {b_med / f_med:.1f}× | "
+                        f"{statistics.median(r['first'] for r in sides['engine']):.2f} | "
+                        f"{peak[0]:.0f} / {peak[1]:.0f} | {min(load):.1f}–{max(load):.1f} |")
+            print(rows[-1], flush=True)
+    finally:
+        if burner is not None:
+            burner.kill()
+    return rows
+
+
 def show_signals_section() -> list[str]:
     rows = ["| vertices | icosphere level | vertices per surface | mesh vertices | time (s) | goal |",
             "|---|---|---|---|---|---|"]
@@ -183,7 +292,7 @@ def demo_section() -> list[str]:
     return rows
 
 
-SECTIONS = {"training": training_section, "scale": scale_section, "show_signals": show_signals_section,
+SECTIONS = {"training": training_section, "mesh": mesh_section, "scale": scale_section, "show_signals": show_signals_section,
             "demo": demo_section}
 
 
@@ -195,6 +304,8 @@ def main() -> None:
 
         if kind == "training":
             print(json.dumps(measure_training(args[0], args[1], int(args[2]))))
+        elif kind == "mesh":
+            print(json.dumps(measure_mesh(args[0], int(args[1]), int(args[2]), int(args[3]))))
         elif kind == "show_signals":
             print(json.dumps(measure_show_signals(int(args[0]), int(args[1]))))
         else:
@@ -203,6 +314,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=2, help="interleaved fresh processes per side (mesh)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for mesh (0: each side's default)")
+    parser.add_argument("--busy", action="store_true", help="run mesh beside a busy process")
+    parser.add_argument("--sizes", nargs="*", help=f"mesh sizes among {', '.join(MESH_SIZES)} (default: all)")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
@@ -213,6 +328,8 @@ def main() -> None:
         print(f"\n## {section}\n", flush=True)
         if section == "training":
             training_section(args.iterations)
+        elif section == "mesh":
+            mesh_section(args.runs, args.threads, args.busy, args.sizes)
         else:
             SECTIONS[section]()
 
