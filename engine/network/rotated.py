@@ -204,6 +204,6 @@ class _Convolution(torch.autograd.Function):
                 inputs = [sources, weights] if wants_x else [weights]
                 grads = torch.autograd.grad(messages, inputs, grad.index_select(1, executor.destination[e]))
             grad_radial.index_add_(0, lengths, grads[-1])
-            if wants_x:
+            if grad_x is not None:
                 grad_x.index_add_(1, source, grads[0])
         return None, None, grad_x, grad_radial
