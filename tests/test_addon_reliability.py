@@ -182,6 +182,7 @@ DAMAGE = {
     "symbreak_symmetry": ["{", json.dumps({"start_group": 4}), "[]", 5],
     "symbreak_order_parameter": ["{", json.dumps({"blocks": {"2": [1.0]}}), 1.5],
     "symbreak_learned_order_parameter": [json.dumps({"blocks": {"x": [1.0]}}), [1.0]],
+    "symbreak_fit": ["{", json.dumps({"max_error": "x"}), json.dumps([1, 2]), 3],
 }
 
 
