@@ -162,7 +162,8 @@ def test_non_finite_predictions_never_reach_the_scene(symbreak, monkeypatch):
     monkeypatch.setattr(api, "predict", broken)
     expect_cancelled(bpy.ops.symbreak.predict, "unusable .* NaN")
     bad = broken(storage.model_bytes(obj), storage.prediction(obj).start)
-    monkeypatch.setattr(api, "train", lambda *args, **kwargs: api.TrainResult(bad, b"", np.ones(3), 0.0, 0.0, api.Fit(1.0, 0.0, 0.0, 1.0)))
+    nothing = api.Fit(1.0, 0.0, 0.0, 1.0)
+    monkeypatch.setattr(api, "train", lambda *args, **kwargs: api.TrainResult(bad, b"", np.ones(3), 0.0, 0.0, nothing))
     expect_cancelled(bpy.ops.symbreak.train, "unusable .* NaN")
     displacements = obj[storage.PREDICTION]["displacements"].to_list()
     displacements[0] = float("nan")  # an edited .blend

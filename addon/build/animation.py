@@ -68,8 +68,9 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
     stay put, and a ghost travels from each towards every tied peak, so that no peak is chosen
     silently; at most :data:`MAX_GHOSTS` of them, the first in vertex order (``ghosts`` drawn
     and ``ghosts_left_out`` in the result). Signal surfaces follow their vertex, fade (shrink
-    into it) or stay. The motion plays again for each ``(back, first, last)`` of ``again`` (see :func:`key_motion`); ``colors`` may give the materials of 'ghost' and
-    'target' (the shared ones by default).
+    into it) or stay. The motion plays again for each ``(back, first, last)`` of ``again`` (see
+    :func:`key_motion`); ``colors`` may give the materials of 'ghost' and 'target' (the shared
+    ones by default).
     """
     colors = colors or {}
     moving = ~p.ambiguous

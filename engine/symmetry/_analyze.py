@@ -85,5 +85,6 @@ def _warning(checked, found, inputs):
         return ""
     how = (f"add the order parameter {found.description} (Use Order Parameter)" if found else
            "no global order parameter fixes it (see Analyze Symmetry)")
-    return (f"Not learnable with {inputs}: the target breaks "
-            f"{_counted(len(checked.broken), 'operation')} of {checked.start_group.name}, keeping {checked.kept_name}; {how}")
+    broken = _counted(len(checked.broken), "operation")
+    return (f"Not learnable with {inputs}: the target breaks {broken} of {checked.start_group.name}, "
+            f"keeping {checked.kept_name}; {how}")
