@@ -247,7 +247,8 @@ def decode(signals: np.ndarray, *, tolerance: float = 1e-3, level: int = 3) -> P
     A signal without a direction decodes to no motion, never to ties: one whose
     :math:`l \ge 1` part is negligible, :math:`\|c_{l \ge 1}\| \le \mathrm{tolerance}\,\|c\|`
     (e.g. the :math:`L = 0` only output at a vertex with no neighbours: every direction ties),
-    and one negligible against the set, :math:`\|c\| \le \mathrm{tolerance}\,\max_s \|c_s\|`
+    and one negligible against the set,
+    :math:`\|c\|_\infty \le \mathrm{tolerance}\,\max_s \|c_s\|_\infty`
     (a vertex that does not move, whose small output may tie by symmetry).
     """
     signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
@@ -266,10 +267,12 @@ DECODE_BLOCK = 8192
 
 
 def _directionless(signals: np.ndarray, tolerance: float) -> np.ndarray:
-    """``(S,)`` bool: signals whose direction is negligible (see :func:`decode`)."""
-    size = np.linalg.norm(signals, axis=1)
-    directed = np.linalg.norm(signals[:, 1:], axis=1)
-    return (directed <= tolerance * size) | (size <= tolerance * (size.max() if len(size) else 0.0))
+    """``(S,)`` bool: signals whose direction is negligible (see :func:`decode`); norms taken of
+    each signal over its largest coefficient, so that no size overflows."""
+    size = np.abs(signals).max(axis=1, initial=0.0)
+    unit = signals / np.where(size > 0, size, 1.0)[:, None]
+    directed = np.linalg.norm(unit[:, 1:], axis=1) <= tolerance * np.linalg.norm(unit, axis=1)
+    return directed | (size <= tolerance * size.max(initial=0.0))
 
 
 def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.ndarray]:
