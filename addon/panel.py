@@ -132,6 +132,19 @@ def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -
         box.operator("symbreak.use_order_parameter", icon='CHECKMARK')
 
 
+def draw_fit(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
+    """How close the latest training came: position errors over the largest displacement."""
+    fit, damaged = storage.readable(storage.fit, obj)
+    if damaged:
+        layout.label(text=damaged, icon='ERROR')
+    elif fit is not None:
+        on_target = fit.within == 1.0
+        layout.label(text=f"max error {100 * fit.max_error:.3g} %, mean {100 * fit.mean_error:.3g} % "
+                          f"of the largest displacement {fit.largest_displacement:.3g}",
+                     icon='CHECKMARK' if on_target else 'INFO')
+        layout.label(text=f"{100 * fit.within:.0f} % of vertices within {100 * fit.WITHIN:.0f} % of their target")
+
+
 def draw_learned(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
     """The learned order parameter: its share of the norm per degree L, and the buttons that use
     and draw it."""
@@ -243,6 +256,7 @@ class SYMBREAK_PT_training(SymBreakSubPanel, bpy.types.Panel):
         elif losses is not None and len(losses):
             box.label(text=sparkline(losses))
             box.label(text=f"loss {losses[0]:.2g} → {losses[-1]:.2g} (log scale)")
+        draw_fit(box, obj)
         layout.operator("symbreak.predict", icon='FORWARD')
         draw_progress(layout, "predicting")
 

@@ -44,7 +44,8 @@ TARGET = "symbreak_target"
 SYMMETRY = "symbreak_symmetry"
 ORDER_PARAMETER = "symbreak_order_parameter"
 LEARNED_ORDER_PARAMETER = "symbreak_learned_order_parameter"
-KEYS = (MODEL, LOSS, CONFIG, PREDICTION, TARGET, SYMMETRY, ORDER_PARAMETER, LEARNED_ORDER_PARAMETER)
+FIT = "symbreak_fit"
+KEYS = (MODEL, LOSS, CONFIG, PREDICTION, TARGET, SYMMETRY, ORDER_PARAMETER, LEARNED_ORDER_PARAMETER, FIT)
 
 T = TypeVar("T")
 
@@ -154,6 +155,18 @@ def loss_history(obj: bpy.types.Object) -> np.ndarray:
     if not has(obj, LOSS):
         return np.zeros(0)
     return _reading(obj, LOSS, "loss history", "train again", lambda v: _floats(v, -1))
+
+
+def store_fit(obj: bpy.types.Object, fit: api.Fit) -> None:
+    """Keep how close the latest training came to its target (``api.Fit``)."""
+    _put(obj, FIT, json.dumps(fit.to_dict()))
+
+
+def fit(obj: bpy.types.Object) -> Optional[api.Fit]:
+    """The latest training's fit, or None when none is stored."""
+    if not has(obj, FIT):
+        return None
+    return _reading(obj, FIT, "fit", "train again", lambda v: api.Fit.from_dict(json.loads(v)))
 
 
 def config(obj: bpy.types.Object) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from .config import ModelConfig
 from .errors import Cancelled, Diverged, EngineUnavailable
 from .order_parameter import OrderParameter
 from .order_parameter import axis_pair as _axis_pair
-from .results import EngineInfo, Learned, Prediction, Surfaces, TrainResult
+from .results import EngineInfo, Fit, Learned, Prediction, Surfaces, TrainResult
 from .tasks import TASKS, Task
 from .validation import MAX_ALL_PAIRS, check_order_parameter, check_pair
 from .validation import check_points as _check_points
@@ -41,7 +41,7 @@ from .validation import check_problem as _check_problem
 
 __all__ = [
     "EngineUnavailable", "Cancelled", "Diverged", "EngineInfo", "ModelConfig", "OrderParameter", "Task", "TASKS",
-    "Prediction", "TrainResult", "Learned", "Surfaces",
+    "Prediction", "Fit", "TrainResult", "Learned", "Surfaces",
     "load", "check_points", "check_problem", "analyze", "train", "predict", "learn_order_parameter",
     "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary",
 ]
@@ -145,7 +145,9 @@ def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter
 
     ``order_parameter`` is given to the network next to the scalar 1 of every point.
     ``progress(iteration, loss)`` follows each step. ``seconds`` counts from the call to the
-    trained model; ``final_loss`` is the loss of the returned prediction.
+    trained model; ``final_loss`` is the loss of the returned prediction and ``fit`` its
+    position errors against ``target`` (:class:`Fit`: max, mean and share within 5 % of the
+    largest displacement), the measure to show next to the loss.
     Raises ``ValueError`` for bad input and :class:`Diverged` when the loss explodes.
     """
     x0, x1 = _check_problem(start, target, config, order_parameter)
@@ -159,7 +161,8 @@ def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter
     trained = training.train(x0, x1, config=config, features=Features.with_order_parameter(len(x0), order_parameter),
                              iterations=int(iterations), lr=float(lr), seed=seed, progress=progress, cancel=cancel)
     return TrainResult(trained.prediction, checkpoint.to_bytes(trained.model, trained.features),
-                       trained.loss_history, trained.final_loss, trained.seconds)
+                       trained.loss_history, trained.final_loss, trained.seconds,
+                       Fit.of(x0, x1, trained.prediction.predicted))
 
 
 def predict(model: bytes, positions, *, order_parameter: OrderParameter | None = None, dtype: str = "float64",

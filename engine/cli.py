@@ -134,6 +134,8 @@ def _train(args) -> dict:
         "ambiguous": result.ambiguous.tolist(),
         "peaks": [p.tolist() for p in result.peaks],
         "max_position_error": float(np.linalg.norm(result.predicted - target, axis=1).max()),
+        "fit": trained.fit.to_dict(),
+        "fit_summary": trained.fit.summary(),
         "features": api.model_summary(trained.model)["features_irreps"],
         "order_parameter": breaking,
     }
@@ -168,7 +170,7 @@ def _summary(result: dict) -> str:
         return result["verdict"]
     ambiguous = sum(result["ambiguous"])
     return (f"{result['task']}: {result['iterations']} iterations in {result['seconds']:.2f} s, "
-            f"final loss {result['final_loss']:.3e}, max position error {result['max_position_error']:.4f}, "
+            f"final loss {result['final_loss']:.3e}, {result['fit_summary']}, "
             f"{ambiguous} of {len(result['ambiguous'])} points ambiguous")
 
 

@@ -243,11 +243,19 @@ def decode(signals: np.ndarray, *, tolerance: float = 1e-3, level: int = 3) -> P
     ``ambiguous``. The displacement is :math:`f(\hat u^*)\,\hat u^*` for the highest peak
     :math:`\hat u^*`, and zero where the highest value is not positive. Signals are decoded in
     blocks, so memory stays bounded for any number of them.
+
+    A signal without a direction decodes to no motion, never to ties: one whose
+    :math:`l \ge 1` part is negligible, :math:`\|c_{l \ge 1}\| \le \mathrm{tolerance}\,\|c\|`
+    (e.g. the :math:`L = 0` only output at a vertex with no neighbours: every direction ties),
+    and one negligible against the set,
+    :math:`\|c\|_\infty \le \mathrm{tolerance}\,\max_s \|c_s\|_\infty`
+    (a vertex that does not move, whose small output may tie by symmetry).
     """
     signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
     if not np.isfinite(signals).all():
         raise ValueError(f"Signals must be finite, got NaN or infinite coefficients in "
                          f"{int((~np.isfinite(signals)).any(axis=-1).sum())} of {len(signals)}")
+    signals = np.where(_directionless(signals, tolerance)[:, None], 0.0, signals)
     peaks = [p for start in range(0, len(signals), DECODE_BLOCK)
              for p in _decode_block(signals[start:start + DECODE_BLOCK], tolerance, level)]
     displacements = np.stack([p[0] for p in peaks]) if peaks else np.zeros((0, 3))
@@ -256,6 +264,15 @@ def decode(signals: np.ndarray, *, tolerance: float = 1e-3, level: int = 3) -> P
 
 
 DECODE_BLOCK = 8192
+
+
+def _directionless(signals: np.ndarray, tolerance: float) -> np.ndarray:
+    """``(S,)`` bool: signals whose direction is negligible (see :func:`decode`); norms taken of
+    each signal over its largest coefficient, so that no size overflows."""
+    size = np.abs(signals).max(axis=1, initial=0.0)
+    unit = signals / np.where(size > 0, size, 1.0)[:, None]
+    directed = np.linalg.norm(unit[:, 1:], axis=1) <= tolerance * np.linalg.norm(unit, axis=1)
+    return directed | (size <= tolerance * size.max(initial=0.0))
 
 
 def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.ndarray]:

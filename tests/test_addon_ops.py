@@ -547,3 +547,62 @@ def test_default_graph_takes_a_radius_from_the_mesh(symbreak):
     radius = api.model_summary(storage.model_bytes(grid))["config"]["radius"]
     assert radius == pytest.approx(api.suggest_radius(points, for_training=True))
     assert 0.1 <= radius < 0.5  # the grid's spacing is 0.1, its size 1.4
+
+
+# --- what a training run tells: its fit, its expected time; ghosts only up to a cap ----------------
+
+def test_train_reports_stores_and_draws_the_fit_and_an_estimate(symbreak, capfd):
+    """The report gives the fit (errors over the largest displacement) and the time expected from
+    the first steps, within 10x of the real time; the fit is stored and drawn with the loss."""
+    import re
+
+    from symbreak.addon import panel, storage
+    from helpers import draw
+
+    bpy.context.scene.symbreak.training.iterations = 60
+    capfd.readouterr()
+    obj = trained("Task 2")
+    out = capfd.readouterr().out
+    fit = storage.fit(obj)
+    p = storage.prediction(obj)
+    target = storage.target(obj)
+    errors = np.linalg.norm(p.predicted - target, axis=1)
+    largest = np.linalg.norm(target - p.start, axis=1).max()
+    assert fit.max_error == pytest.approx(errors.max() / largest, rel=1e-5)
+    assert fit.within == pytest.approx(np.mean(errors <= 0.05 * largest))
+    assert fit.summary() in out
+    found = re.search(r"60 steps in ([\d.]+) s \(about ([\d.e+-]+) s expected\)", out)
+    assert found, out
+    took, expected = float(found[1]), float(found[2])
+    assert took / 10 <= expected <= 10 * took + 0.05
+    drawn = draw(panel.SYMBREAK_PT_training)
+    assert any(f"max error {100 * fit.max_error:.3g} %" in text for text in drawn)
+    assert any("% of vertices within 5 % of their target" in text for text in drawn)
+
+
+def test_step_clock_extrapolates_the_cost_of_a_step():
+    """Step 0 (with its set-up) is left out; the steps after it set the cost of those to come."""
+    from symbreak.addon.operators.training import StepClock, duration
+
+    clock = StepClock(100)
+    for step in range(StepClock.MEASURED + 1):
+        assert clock.expected is None
+        clock.step(step)
+    assert clock.left is not None and clock.expected is not None and clock.expected >= clock.left >= 0
+    assert duration(42.0) == "about 42 s" and duration(600.0) == "about 10 min"
+
+
+def test_animate_caps_the_ghosts_and_says_so(symbreak, monkeypatch, capfd):
+    from symbreak.addon import storage
+    from symbreak.addon.build import animation
+
+    monkeypatch.setattr(animation, "MAX_GHOSTS", 3)
+    obj = trained("Task 2")
+    p = storage.prediction(obj)
+    count = sum(len(k) for k, a in zip(p.peaks, p.ambiguous) if a)
+    assert count > 3
+    capfd.readouterr()
+    assert bpy.ops.symbreak.animate() == {'FINISHED'}
+    ghosts = next(c for c in obj.children if c.symbreak.role == 'GHOSTS')
+    assert len(ghosts.data.vertices) == 3
+    assert f"{count - 3:,} more ghosts for tied peaks were left out (at most 3 are drawn)" in capfd.readouterr().out

@@ -162,7 +162,8 @@ def test_non_finite_predictions_never_reach_the_scene(symbreak, monkeypatch):
     monkeypatch.setattr(api, "predict", broken)
     expect_cancelled(bpy.ops.symbreak.predict, "unusable .* NaN")
     bad = broken(storage.model_bytes(obj), storage.prediction(obj).start)
-    monkeypatch.setattr(api, "train", lambda *args, **kwargs: api.TrainResult(bad, b"", np.ones(3), 0.0, 0.0))
+    nothing = api.Fit(1.0, 0.0, 0.0, 1.0)
+    monkeypatch.setattr(api, "train", lambda *args, **kwargs: api.TrainResult(bad, b"", np.ones(3), 0.0, 0.0, nothing))
     expect_cancelled(bpy.ops.symbreak.train, "unusable .* NaN")
     displacements = obj[storage.PREDICTION]["displacements"].to_list()
     displacements[0] = float("nan")  # an edited .blend
@@ -182,6 +183,7 @@ DAMAGE = {
     "symbreak_symmetry": ["{", json.dumps({"start_group": 4}), "[]", 5],
     "symbreak_order_parameter": ["{", json.dumps({"blocks": {"2": [1.0]}}), 1.5],
     "symbreak_learned_order_parameter": [json.dumps({"blocks": {"x": [1.0]}}), [1.0]],
+    "symbreak_fit": ["{", json.dumps({"max_error": "x"}), json.dumps([1, 2]), 3],
 }
 
 

@@ -183,3 +183,42 @@ def test_calls_while_loading_in_another_thread():
     for _ in range(3):  # the race shows in most fresh processes, not in all
         run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0 and run.stdout.strip() == "(1, 36)", run.stderr[-2000:]
+
+
+# --- the fit report and the wording of counts --------------------------------------------------
+
+def test_train_reports_the_fit_next_to_the_loss(trained):
+    """Max and mean error over the largest displacement, and the share within 5 % of it."""
+    task = api.TASKS["square-to-rectangle-broken"]
+    errors = np.linalg.norm(trained.prediction.predicted - task.target, axis=1)
+    largest = np.linalg.norm(task.target - task.start, axis=1).max()
+    fit = trained.fit
+    assert fit.largest_displacement == pytest.approx(largest)
+    assert fit.max_error == pytest.approx(errors.max() / largest)
+    assert fit.mean_error == pytest.approx(errors.mean() / largest)
+    assert fit.within == pytest.approx(np.mean(errors <= 0.05 * largest))
+    assert api.Fit.from_dict(json.loads(json.dumps(fit.to_dict()))) == fit
+    assert f"{100 * fit.max_error:.3g} %" in fit.summary()
+
+
+def test_fit_of_a_perfect_a_missed_and_a_still_target():
+    start = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
+    target = start + [[0.0, 0, 0], [0.1, 0, 0], [0, 0.2, 0]]
+    perfect = api.Fit.of(start, target, target)
+    assert (perfect.largest_displacement, perfect.max_error, perfect.within) == pytest.approx((0.2, 0.0, 1.0))
+    missed = api.Fit.of(start, target, start)  # no motion predicted: off by each displacement
+    assert (missed.max_error, missed.mean_error, missed.within) == pytest.approx((1.0, 0.5, 1 / 3))
+    still = api.Fit.of(start, start, start + [0.0, 0.0, 0.01])  # nothing moves: absolute errors
+    assert (still.largest_displacement, still.max_error, still.within) == pytest.approx((0.0, 0.01, 1.0))
+    with pytest.raises(ValueError, match="share in 0..1"):
+        api.Fit.from_dict({**missed.to_dict(), "within": 2.0})
+
+
+def test_one_broken_operation_is_singular():
+    """A start with only a mirror (x -> -x) and a target that breaks it: "1 operation"."""
+    start = np.array([[1.0, 0, 0], [-1, 0, 0], [0, 1, 0.3], [0, 2, -0.5]])
+    target = start + [[0.0, 0.2, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]
+    record = api.analyze(start, target)
+    assert record["broken_operations"] == 1
+    assert "breaks 1 operation of" in record["warning"] and "1 operations" not in record["warning"]
+    assert "1 of the 2 operations" in record["verdict"]

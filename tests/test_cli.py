@@ -242,3 +242,18 @@ def test_bad_input_subprocess(files):
         assert run.returncode == 2
         assert run.stdout == ""
         assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+def test_train_json_reports_the_fit(capsys):
+    """--json carries the fit (errors over the largest displacement), not only the final loss."""
+    code, out, _ = cli(capsys, "train", "--task", "square-to-rectangle", "--iterations", 5, "--json")
+    assert code == 0
+    result = one_json_object(out)
+    predicted, target, start = (np.array(result[k]) for k in ("predicted", "target", "start"))
+    errors = np.linalg.norm(predicted - target, axis=1) / np.linalg.norm(target - start, axis=1).max()
+    fit = result["fit"]
+    assert fit["max_error"] == pytest.approx(errors.max()) and fit["mean_error"] == pytest.approx(errors.mean())
+    assert fit["within"] == pytest.approx(np.mean(errors <= 0.05)) and fit["within_tolerance"] == 0.05
+    assert "max error" in result["fit_summary"]
+    code, out, _ = cli(capsys, "train", "--task", "square-to-rectangle", "--iterations", 5)
+    assert "max error" in out and "% of vertices within 5 %" in out

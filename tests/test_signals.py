@@ -241,3 +241,30 @@ def test_surfaces_equivariant(rng):
 
 
 # --- the order parameter ---------------------------------------------------------------------
+
+
+# --- signals without a direction -------------------------------------------------------------
+
+
+def test_scalar_only_signal_is_no_motion_not_642_ties():
+    """The L = 0 only output of a vertex with no neighbours is constant on the sphere: no direction."""
+    c = np.zeros((2, signals.signal_dim(LMAX)))
+    c[0, 0] = 0.7
+    c[1] = signals.encode(np.array([0.0, 0.0, 1.0]), LMAX)
+    c[1, 0] += 0.7
+    found = signals.decode(c)
+    np.testing.assert_array_equal(found.displacements[0], 0.0)
+    assert not found.ambiguous[0] and len(found.peaks[0]) == 1
+    assert np.linalg.norm(found.displacements[1]) > 0.5  # a real direction next to it is kept
+
+
+def test_still_vertex_with_a_tiny_symmetric_output_is_not_tied():
+    """A vertex that does not move: its output is negligible against the set's, even where it ties."""
+    d = np.array([[0.3, -0.2, 0.9]])
+    tied = signals.encode(d, LMAX) + signals.encode(-d, LMAX)  # two equal peaks
+    moving = signals.encode(np.array([[1.0, 0.0, 0.0]]), LMAX)
+    assert signals.decode(tied).ambiguous[0]  # alone it is a real tie
+    found = signals.decode(np.concatenate([1e-6 * tied, moving]))
+    assert not found.ambiguous.any()
+    np.testing.assert_array_equal(found.displacements[0], 0.0)
+    np.testing.assert_allclose(found.displacements[1], [1.0, 0.0, 0.0], atol=1e-8)

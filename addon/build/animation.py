@@ -17,6 +17,7 @@ from .points import show_as_points
 from .surfaces import SURFACE_VERTICES
 
 MOTION_KEY = "SymBreak Motion"
+MAX_GHOSTS = 1_000  # ghosts drawn at most; beyond it a scene slows down and says nothing more
 
 
 def key_motion(block: bpy.types.ShapeKey, frame_start: int, frame_end: int, easing: str, *,
@@ -65,9 +66,11 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
 
     Vertices with a clear peak move to their predicted position. Ambiguous vertices (tied peaks)
     stay put, and a ghost travels from each towards every tied peak, so that no peak is chosen
-    silently. Signal surfaces follow their vertex, fade (shrink into it) or stay. The motion
-    plays again for each ``(back, first, last)`` of ``again`` (see :func:`key_motion`); ``colors`` may give the materials of 'ghost' and
-    'target' (the shared ones by default).
+    silently; at most :data:`MAX_GHOSTS` of them, the first in vertex order (``ghosts`` drawn
+    and ``ghosts_left_out`` in the result). Signal surfaces follow their vertex, fade (shrink
+    into it) or stay. The motion plays again for each ``(back, first, last)`` of ``again`` (see
+    :func:`key_motion`); ``colors`` may give the materials of 'ghost' and 'target' (the shared
+    ones by default).
     """
     colors = colors or {}
     moving = ~p.ambiguous
@@ -77,13 +80,15 @@ def animate(source: bpy.types.Object, p: StoredPrediction, *, frame_start: int, 
     block.slider_min, block.slider_max = 0.0, 1.0
     key_motion(block, frame_start, frame_end, easing, again=again)
 
-    result = {"moving": int(moving.sum()), "ghosts": 0}
+    result = {"moving": int(moving.sum()), "ghosts": 0, "ghosts_left_out": 0}
     remove_object(child(source, 'GHOSTS'))
     if show_ambiguous and p.ambiguous.any():
         counts = np.array([len(k) for k in p.peaks])
         amb = np.flatnonzero(p.ambiguous)
         ghost_start = np.repeat(p.start[amb], counts[amb], axis=0)
         ghost_end = ghost_start + np.concatenate([np.asarray(p.peaks[i]).reshape(-1, 3) for i in amb])
+        result["ghosts_left_out"] = max(len(ghost_start) - MAX_GHOSTS, 0)
+        ghost_start, ghost_end = ghost_start[:MAX_GHOSTS], ghost_end[:MAX_GHOSTS]
         ghosts = attach(_moving_points(f"{source.name} Tied Peaks", ghost_start, ghost_end), source, 'GHOSTS')
         show_as_points(ghosts, point_radius * 0.8, 'ghost', colors.get('ghost'))
         ghost_keys = mesh.mesh_data(ghosts).shape_keys

@@ -67,6 +67,9 @@ class SYMBREAK_OT_animate(SceneOperator):
         ghosts = f", {done['ghosts']} ghosts for tied peaks" if done["ghosts"] else ""
         self.report({'INFO'}, f"Animated {obj.name!r}: {done['moving']} vertices move over frames "
                               f"{d.frame_start}–{d.frame_end}{ghosts}")
+        if done["ghosts_left_out"]:
+            self.report({'WARNING'}, f"{done['ghosts_left_out']:,} more ghosts for tied peaks were left out "
+                                     f"(at most {animation.MAX_GHOSTS:,} are drawn)")
         return {'FINISHED'}
 
 

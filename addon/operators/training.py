@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -27,8 +28,43 @@ class Trained:
     isolated: int             # vertices with no neighbour within it
 
 
-def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progress, cancel: jobs.Cancel) -> Trained:
-    """The training job: the graph, the checks, the Curie check with the given input, then training."""
+class StepClock:
+    r"""The expected time of a training run, from the cost of its first steps.
+
+    ``step(i)`` follows step ``i`` (from 0). With :math:`t_i` its time, a step costs
+    :math:`c = (t_i - t_0) / i` (step 0 carries the one-time set-up and is left out) and
+    :math:`c\,(T - 1 - i)` seconds are left of :math:`T` steps. ``expected`` is the whole run's
+    time, from the job's start, as first measured after :data:`MEASURED` steps.
+    """
+
+    MEASURED = 3
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.began = time.perf_counter()
+        self.first: Optional[float] = None
+        self.left: Optional[float] = None
+        self.expected: Optional[float] = None
+
+    def step(self, iteration: int) -> None:
+        now = time.perf_counter()
+        if iteration == 0 or self.first is None:
+            self.first = now
+            return
+        self.left = (now - self.first) / iteration * max(self.total - 1 - iteration, 0)
+        if self.expected is None and iteration >= self.MEASURED:
+            self.expected = now - self.began + self.left
+
+
+def duration(seconds: float) -> str:
+    """``about 12 s``, ``about 3.5 min``."""
+    return f"about {seconds:.2g} s" if seconds < 90 else f"about {seconds / 60:.2g} min"
+
+
+def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progress, cancel: jobs.Cancel,
+          clock: Optional[StepClock] = None) -> Trained:
+    """The training job: the graph, the checks, the Curie check with the given input, then
+    training, its steps timed by ``clock``."""
     api.load()
     problem = inputs.with_graph(problem, values["graph"])
     start, target, order_parameter = problem.start, problem.target, problem.order_parameter
@@ -37,9 +73,14 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
         checked, skipped = api.analyze(start, target, order_parameter, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
+    def timed(iteration: int, loss: float) -> None:
+        if clock is not None:
+            clock.step(iteration)
+        progress(iteration, loss)
+
     result = api.train(start, target, config=problem.config, order_parameter=order_parameter,
                        iterations=values["iterations"], lr=values["lr"], seed=values["seed"],
-                       progress=progress, cancel=cancel)
+                       progress=timed, cancel=cancel)
     radius = problem.config.radius
     return Trained(result, checked, skipped, radius, len(api.isolated_points(start, radius)))
 
@@ -55,6 +96,8 @@ class SYMBREAK_OT_train(BackgroundOperator):
     _source: Optional[inputs.Source] = None
     _problem: Optional[inputs.Problem] = None
     _settings: dict[str, Any] = {}
+    _clock: Optional[StepClock] = None
+    _told = False
 
     def prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, jobs.Work, int]:
         """The source, its problem and the settings training starts with (kept with the model)."""
@@ -62,13 +105,21 @@ class SYMBREAK_OT_train(BackgroundOperator):
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
         problem = inputs.problem(src, values)
-        self._source, self._problem, self._settings = src, problem, values
-        return src.obj, lambda progress, cancel: train(problem, values, progress, cancel), values["iterations"]
+        clock = StepClock(values["iterations"])
+        self._source, self._problem, self._settings, self._clock, self._told = src, problem, values, clock, False
+        return (src.obj, lambda progress, cancel: train(problem, values, progress, cancel, clock),
+                values["iterations"])
 
     def running(self, job: jobs.Job) -> str:
-        assert self._obj is not None
-        return (f"SymBreak: training {self._obj.name} — step {job.iteration}/{job.total}, loss {job.loss:.4g} "
-                "(Esc to cancel)")
+        assert self._obj is not None and self._clock is not None
+        clock = self._clock
+        if clock.expected is not None and not self._told:
+            self._told = True
+            self.report({'INFO'}, f"Training {self._obj.name!r}: {job.total} steps, {duration(clock.expected)} "
+                                  f"expected from the first {clock.MEASURED}")
+        left = "" if clock.left is None else f", {duration(clock.left)} left"
+        return (f"SymBreak: training {self._obj.name} — step {job.iteration}/{job.total}, loss {job.loss:.4g}"
+                f"{left} (Esc to cancel)")
 
     def keep(self, context: bpy.types.Context, trained: Trained) -> None:
         src, problem, result = self._source, self._problem, trained.result
@@ -78,6 +129,7 @@ class SYMBREAK_OT_train(BackgroundOperator):
         storage.store_model(obj, result.model, result.loss_history, {**self._settings, "radius": trained.radius})
         storage.store_target(obj, problem.target)
         storage.store_prediction(obj, p)
+        storage.store_fit(obj, result.fit)
         own = props.object_settings(obj)
         own.final_loss, own.train_seconds = float(result.final_loss), float(result.seconds)
         if trained.checked is not None:
@@ -92,8 +144,10 @@ class SYMBREAK_OT_train(BackgroundOperator):
         tied = f", {ambiguous} with tied peaks" if ambiguous else ""
         chosen = (f", graph radius {trained.radius:.3g} chosen from the mesh"
                   if self._settings["graph"] == 'AUTO' and trained.radius is not None else "")
-        self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {result.seconds:.2f} s, "
-                              f"final loss {result.final_loss:.3g}{tied}{chosen}")
+        expected = self._clock.expected if self._clock is not None else None
+        guessed = "" if expected is None else f" ({duration(expected)} expected)"
+        self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {result.seconds:.2f} s"
+                              f"{guessed}, final loss {result.final_loss:.3g}, {result.fit.summary()}{tied}{chosen}")
 
 
 CLASSES = [SYMBREAK_OT_train]

@@ -58,6 +58,11 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     }
 
 
+def _counted(count, noun):
+    """``1 operation``, ``2 operations``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _json_order(group):
     return None if group.infinite else group.order
 
@@ -66,8 +71,8 @@ def _verdict(report, found, point, lmax):
     G, H = report.start_group, report.kept
     if report.learnable:
         return f"Learnable: the target keeps every symmetry of the start's group {G.name}."
-    count = "" if G.infinite else f"{len(report.broken)} of the {len(G.operations)} "
-    broken = f"Not learnable: the target breaks {count}operations of {G.name}, keeping {H.name}"
+    count = "operations" if G.infinite else f"{len(report.broken)} of the {_counted(len(G.operations), 'operation')}"
+    broken = f"Not learnable: the target breaks {count} of {G.name}, keeping {H.name}"
     if found is None or found.symmetry != H.name:
         per_point = f"the per-point one ({point.description})"
         return f"{broken}; no global order parameter up to L={lmax} does that, so add {per_point}."
@@ -80,5 +85,6 @@ def _warning(checked, found, inputs):
         return ""
     how = (f"add the order parameter {found.description} (Use Order Parameter)" if found else
            "no global order parameter fixes it (see Analyze Symmetry)")
-    return (f"Not learnable with {inputs}: the target breaks {len(checked.broken)} operations of "
-            f"{checked.start_group.name}, keeping {checked.kept_name}; {how}")
+    broken = _counted(len(checked.broken), "operation")
+    return (f"Not learnable with {inputs}: the target breaks {broken} of {checked.start_group.name}, "
+            f"keeping {checked.kept_name}; {how}")
