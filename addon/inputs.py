@@ -22,6 +22,8 @@ import numpy as np
 
 from ..engine import api
 from . import mesh, props, storage
+from .build import animation as build_animation
+from .build import keys as build_keys
 
 AXIS_VECTORS = {'X': (1.0, 0.0, 0.0), 'Y': (0.0, 1.0, 0.0), 'Z': (0.0, 0.0, 1.0)}
 
@@ -165,6 +167,29 @@ def check_surface_size(count: int, level: int) -> None:
                "predict fewer vertices (select them in Edit Mode)")
         raise ValueError(f"{count} signal surfaces at Resolution {level} would have {total(level):,} vertices "
                          f"(at most {MAX_SURFACE_VERTICES:,}): {how}")
+
+
+def check_other_shape_keys(obj: bpy.types.Object, frame: int) -> None:
+    """``ValueError`` naming the shape keys of ``obj``, other than its basis and the motion key,
+    that deform it at ``frame`` (a target key left at 1.0 to preview it, a renamed motion key):
+    Animate's motion would show on top of theirs."""
+    keys = mesh.mesh_data(obj).shape_keys
+    if keys is None:
+        return
+    curves = {curve.data_path: curve for curve in build_keys.fcurves(keys)}
+    moving = []
+    for block in keys.key_blocks:
+        if block == keys.reference_key or block.name == build_animation.MOTION_KEY or block.mute:
+            continue
+        curve = curves.get(f'key_blocks["{block.name}"].value')
+        value = curve.evaluate(frame) if curve is not None else block.value
+        if abs(value) > 1e-6:
+            moving.append(f"{block.name!r} (value {value:.2g})")
+    if moving:
+        one = len(moving) == 1
+        raise ValueError(f"Shape key{'' if one else 's'} {', '.join(moving)} also deform{'s' if one else ''} "
+                         f"{obj.name!r} at frame {frame}, so the motion would show on top: set "
+                         f"{'its' if one else 'their'} value to 0 (or mute or delete {'it' if one else 'them'})")
 
 
 def finite_setting(name: str, value: float) -> float:

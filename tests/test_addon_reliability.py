@@ -296,3 +296,44 @@ def test_internal_mesh_attributes_are_there_and_agree_with_the_public_api(symbre
     assert len(tiled.edges) == 8 and sorted(map(tuple, np.sort(edges.reshape(-1, 2))))[:4] == [
         (0, 1), (0, 3), (1, 2), (2, 3)]
     assert not tiled.validate()
+
+
+@pytest.mark.parametrize("how", ["renamed motion key", "target previewed"])
+def test_animate_refuses_other_keys_that_deform_the_mesh(symbreak, how):
+    """A renamed motion key (keyed 0 → 1) or a target key left at 1.0 would add its motion to the
+    new one: Animate names it and changes nothing."""
+    from symbreak.addon.build import animation
+
+    obj = trained("Task 1")
+    keys = obj.data.shape_keys
+    if how == "renamed motion key":
+        assert bpy.ops.symbreak.animate() == {'FINISHED'}
+        keys.key_blocks[animation.MOTION_KEY].name = "My Motion"
+        name = "My Motion"
+    else:
+        keys.key_blocks["Target"].value = 1.0
+        name = "Target"
+    before = [k.name for k in keys.key_blocks]
+    expect_cancelled(bpy.ops.symbreak.animate, f"Shape key '{name}' .* also deforms 'Task 1'")
+    assert [k.name for k in keys.key_blocks] == before
+    keys.key_blocks[name].mute = True
+    assert bpy.ops.symbreak.animate() == {'FINISHED'}
+
+
+def test_training_again_redraws_the_signal_surfaces(symbreak):
+    """Signal surfaces shown before training again show the new prediction, not the old one."""
+    from symbreak.addon import storage
+
+    obj = trained("Task 1")
+    assert bpy.ops.symbreak.show_signals() == {'FINISHED'}
+    drawn = bpy.data.objects[f"{obj.name} Signals"]
+    first = np.array([v.co[:] for v in drawn.data.vertices])
+    bpy.context.scene.symbreak.training.iterations = 3
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    redrawn = bpy.data.objects[f"{obj.name} Signals"]
+    again = np.array([v.co[:] for v in redrawn.data.vertices])
+    assert np.abs(again - first).max() > 1e-3  # 3 steps predict other signals than 200
+    assert bpy.ops.symbreak.show_signals() == {'FINISHED'}  # what Show Signals would draw now
+    shown = np.array([v.co[:] for v in bpy.data.objects[f"{obj.name} Signals"].data.vertices])
+    np.testing.assert_allclose(again, shown, atol=1e-6)
+    assert len(storage.loss_history(obj)) == 3

@@ -57,6 +57,10 @@ class SYMBREAK_OT_animate(SceneOperator):
             return fail(self, str(error))
         if d.frame_end <= d.frame_start:
             return fail(self, f"End frame ({d.frame_end}) must come after start frame ({d.frame_start})")
+        try:
+            inputs.check_other_shape_keys(obj, d.frame_end)
+        except ValueError as error:
+            return fail(self, str(error))
         if target is not None and len(target) != len(p.indices):
             target = None
         done = animation.animate(obj, p, frame_start=d.frame_start, frame_end=d.frame_end, easing=d.easing,

@@ -9,7 +9,8 @@ import bpy
 import numpy as np
 
 from ...engine import api
-from .. import inputs, jobs, storage
+from .. import inputs, jobs, props, storage
+from ..build import objects, surfaces
 from .base import BackgroundOperator
 
 # Predict runs in float32 above this many points, which halves its time and memory.
@@ -26,6 +27,21 @@ def stored(src: inputs.Source, p: api.Prediction) -> storage.StoredPrediction:
             peaks=[np.asarray(k) for k in p.peaks], vertex_count=src.vertex_count, fingerprint=src.fingerprint)
     except ValueError as error:
         raise ValueError(f"The model's output for {src.obj.name!r} is unusable ({error}): train again") from None
+
+
+def keep_prediction(context: bpy.types.Context, obj: bpy.types.Object, p: storage.StoredPrediction) -> None:
+    """Store ``p`` on ``obj`` and redraw the signal surfaces it shows, if any, so that none shows
+    an older prediction (they are removed when the new one has too many to draw)."""
+    storage.store_prediction(obj, p)
+    if objects.child(obj, 'SIGNALS') is None:
+        return
+    d = props.settings(context).display
+    try:
+        inputs.check_surface_size(len(p.indices), d.signal_level)
+        surfaces.build_signals(obj, p, scale=inputs.finite_setting("Signal Scale", d.signal_scale),
+                               level=d.signal_level)
+    except ValueError:
+        objects.remove_object(objects.child(obj, 'SIGNALS'))
 
 
 def _irreps(text: str) -> str:
@@ -73,7 +89,7 @@ class SYMBREAK_OT_predict(BackgroundOperator):
     def keep(self, context: bpy.types.Context, result: api.Prediction) -> None:
         src = self._source
         assert src is not None
-        storage.store_prediction(src.obj, stored(src, result))
+        keep_prediction(context, src.obj, stored(src, result))
         tied = int(np.count_nonzero(result.ambiguous))
         self.report({'INFO'}, f"Predicted {len(src.indices)} vertices of {src.obj.name!r}"
                               + (f", {tied} with tied peaks" if tied else ""))

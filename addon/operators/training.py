@@ -13,7 +13,7 @@ import numpy as np
 from ...engine import api
 from .. import inputs, jobs, props, storage
 from .base import BackgroundOperator
-from .prediction import stored
+from .prediction import keep_prediction, stored
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class SYMBREAK_OT_train(BackgroundOperator):
         obj = src.obj
         storage.store_model(obj, result.model, result.loss_history, {**self._settings, "radius": trained.radius})
         storage.store_target(obj, problem.target)
-        storage.store_prediction(obj, p)
+        keep_prediction(context, obj, p)
         storage.store_fit(obj, result.fit)
         own = props.object_settings(obj)
         own.final_loss, own.train_seconds = float(result.final_loss), float(result.seconds)
