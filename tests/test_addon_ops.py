@@ -606,3 +606,20 @@ def test_animate_caps_the_ghosts_and_says_so(symbreak, monkeypatch, capfd):
     ghosts = next(c for c in obj.children if c.symbreak.role == 'GHOSTS')
     assert len(ghosts.data.vertices) == 3
     assert f"{count - 3:,} more ghosts for tied peaks were left out (at most 3 are drawn)" in capfd.readouterr().out
+
+
+def test_signal_faces_take_the_material_of_their_sign(symbreak):
+    """Faces whose mean signal is negative use the second material (blue), the others the first."""
+    obj = trained("Task 1")
+    assert bpy.ops.symbreak.show_signals() == {'FINISHED'}
+    data = bpy.data.objects[f"{obj.name} Signals"].data
+    values = np.zeros(len(data.vertices), dtype=np.float32)
+    data.attributes["signal"].data.foreach_get("value", values)
+    corners = np.zeros(len(data.polygons) * 3, dtype=np.int32)
+    data.polygons.foreach_get("vertices", corners)
+    slots = np.zeros(len(data.polygons), dtype=np.int32)
+    data.polygons.foreach_get("material_index", slots)
+    negative = values[corners.reshape(-1, 3)].mean(axis=1) < 0
+    assert negative.any() and (~negative).any()
+    np.testing.assert_array_equal(slots, negative.astype(np.int32))
+    assert [m.name for m in data.materials][1].startswith("SymBreak Signal")

@@ -46,7 +46,7 @@ def surface_mesh(name: str, surf: api.Surfaces) -> bpy.types.Mesh:
     per = surf.vertices.shape[1]
     corners = np.asarray(surf.faces)[None] + per * np.arange(len(surf.vertices))[:, None, None]
     negative = values[corners.reshape(-1, corners.shape[-1])].mean(axis=1) < 0
-    data.polygons.foreach_set("material_index", negative.astype(np.int32))
+    mesh.set_face_materials(data, negative)
     mesh.smooth_faces(data)
     data.materials.append(material('signal'))
     data.materials.append(material('signal negative'))
