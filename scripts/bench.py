@@ -32,6 +32,22 @@ def _measure(*args: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _reference_training(model, x, positions, goal, steps: int, after_step=None) -> float:
+    """The baseline's loop: ``steps`` Adam steps (lr 1e-3) on the seed's mean squared error;
+    ``after_step()`` follows each; returns the last step's loss."""
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(steps):
+        loss = (model(x, positions) - goal).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+    return loss.item()
+
+
 def _train_once(side: str, task, iterations: int) -> tuple[float, float]:
     """Seconds from the call to a trained model, and the final loss."""
     import torch
@@ -53,13 +69,8 @@ def _train_once(side: str, task, iterations: int) -> tuple[float, float]:
     positions = torch.as_tensor(task.start)
     x = torch.as_tensor(features.values)
     goal = torch.as_tensor(encode(task.target - task.start, config.lmax))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(iterations):
-        loss = (model(x, positions) - goal).pow(2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return time.perf_counter() - began, loss.item()
+    loss = _reference_training(model, x, positions, goal, iterations)
+    return time.perf_counter() - began, loss
 
 
 def measure_training(side: str, task_name: str, iterations: int) -> dict:
@@ -152,13 +163,7 @@ def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
         positions = torch.as_tensor(start, dtype=torch.float32)
         x = torch.ones(len(start), 1)
         goal = torch.as_tensor(encode(target - start, config.lmax), dtype=torch.float32)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        for _ in range(steps):
-            loss = (model(x, positions) - goal).pow(2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            ends.append(time.perf_counter())
+        _reference_training(model, x, positions, goal, steps, lambda: ends.append(time.perf_counter()))
         edges = 0
     times = [b - a for a, b in zip([began] + ends, ends)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss

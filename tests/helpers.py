@@ -56,6 +56,18 @@ def select_vertices(obj, flags):
     data.polygons.foreach_set("select", np.zeros(len(data.polygons), dtype=bool))
 
 
+def train_selected(obj, flags):
+    """Train ``obj`` in Edit Mode on the vertices ``flags`` selects, back in Object Mode after."""
+    import bpy
+
+    select_vertices(obj, flags)
+    bpy.ops.object.mode_set(mode='EDIT')
+    try:
+        assert bpy.ops.symbreak.train() == {'FINISHED'}
+    finally:
+        bpy.ops.object.mode_set(mode='OBJECT')
+
+
 def demo():
     """Add the seed demo: the objects Task 1, 2 and 3."""
     import bpy

@@ -8,7 +8,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from helpers import activate, demo, evaluated, expect_cancelled, fcurves, select_vertices, trained  # noqa: E402
+from helpers import activate, demo, evaluated, expect_cancelled, fcurves, select_vertices, train_selected, trained  # noqa: E402
 
 ITERATIONS = 20
 
@@ -72,12 +72,7 @@ def test_train_uses_edit_mode_selection(symbreak):
 
     obj = demo()[0]
     activate(obj)
-    select_vertices(obj, [True, True, False, False])
-    bpy.ops.object.mode_set(mode='EDIT')
-    try:
-        assert bpy.ops.symbreak.train() == {'FINISHED'}
-    finally:
-        bpy.ops.object.mode_set(mode='OBJECT')
+    train_selected(obj, [True, True, False, False])
     assert storage.prediction(obj).indices.tolist() == [0, 1]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from helpers import activate, demo, draw, expect_cancelled, select_vertices, trained  # noqa: E402
+from helpers import activate, demo, draw, expect_cancelled, train_selected, trained  # noqa: E402
 
 ITERATIONS = 10
 
@@ -34,12 +34,7 @@ def test_retraining_grows_and_shrinks_the_loss_history_and_target(symbreak):
         bpy.context.scene.symbreak.training.iterations = steps
         assert bpy.ops.symbreak.train() == {'FINISHED'}
         assert storage.loss_history(obj).shape == (steps,) and np.isfinite(storage.loss_history(obj)).all()
-    select_vertices(obj, [True, False, True, False])
-    bpy.ops.object.mode_set(mode='EDIT')
-    try:
-        assert bpy.ops.symbreak.train() == {'FINISHED'}
-    finally:
-        bpy.ops.object.mode_set(mode='OBJECT')
+    train_selected(obj, [True, False, True, False])
     assert storage.target(obj).shape == (2, 3)
     p = storage.prediction(obj)
     assert p.indices.tolist() == [0, 2] and p.signals.shape == (2, 36) and len(p.peaks) == 2
