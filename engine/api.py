@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from .config import ModelConfig
+from .graph_size import MAX_EDGES, MAX_TRAINING_EDGES
 from .errors import Cancelled, Diverged, EngineUnavailable
 from .order_parameter import OrderParameter
 from .order_parameter import axis_pair as _axis_pair
@@ -43,7 +44,9 @@ __all__ = [
     "EngineUnavailable", "Cancelled", "Diverged", "EngineInfo", "ModelConfig", "OrderParameter", "Task", "TASKS",
     "Prediction", "Fit", "TrainResult", "Learned", "Surfaces",
     "load", "check_points", "check_problem", "analyze", "train", "predict", "learn_order_parameter",
-    "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary",
+    "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary", "encode",
+    "MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "count_edges", "suggest_radius", "isolated_points",
+    "model_from_text",
 ]
 
 Progress = Callable[[int, float], None]
@@ -260,9 +263,6 @@ def encode(displacements, lmax: int = 5) -> np.ndarray:
 
 # --- graph sizes and stored text: what can be checked before any work starts -------------------
 
-from .graph_size import MAX_EDGES, MAX_TRAINING_EDGES  # noqa: E402  (torch-free)
-
-
 def count_edges(positions, radius: float | None) -> int:
     """Directed edges (loops included) of the graph on ``positions``, counted without building
     it (exact up to 4,096 points, estimated from a fixed sample beyond); imports scipy, no torch."""
@@ -296,4 +296,3 @@ def model_from_text(text: str) -> bytes:
     return checkpoint.text_to_bytes(text)
 
 
-__all__ += ["MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "count_edges", "suggest_radius", "isolated_points", "model_from_text"]
