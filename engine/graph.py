@@ -59,9 +59,10 @@ def envelope(lengths: torch.Tensor, radius: float | None = None) -> torch.Tensor
     r"""Edge weights :math:`s(|\vec r|)`: 1 over all pairs; on a radius graph, 1 up to half the
     radius, then :math:`\cos^2` down to 0 at the radius, so nothing jumps when a point crosses it.
 
-    Edge harmonics are scaled by :math:`s` and messages divided by :math:`\sqrt n` with
-    :math:`n = \frac1N \sum_e s(|\vec r_e|)` the mean number of neighbours (:math:`N` for all
-    pairs: the seed's normalisation).
+    Edge harmonics are scaled by :math:`s`, and the messages into point :math:`i` divided by
+    :math:`\sqrt{n_i}` with :math:`n_i = \sum_{e \to i} s(|\vec r_e|)` its number of neighbours
+    (:math:`N` for all pairs: the seed's normalisation), so that a dense vertex's output is of
+    the same order as a sparse one's.
     """
     if radius is None:
         return torch.ones_like(lengths)
@@ -70,7 +71,7 @@ def envelope(lengths: torch.Tensor, radius: float | None = None) -> torch.Tensor
 
 
 class Graph:
-    """A point set's graph with its per-edge harmonics and radial basis, as tensors.
+    r"""A point set's graph with its per-edge harmonics and radial basis, as tensors.
 
     Parameters
     ----------
@@ -85,9 +86,10 @@ class Graph:
     source, destination : ``(E,)`` long tensors
     vectors : ``(E, 3)`` edge vectors :math:`\vec r_{ij}`
     lengths : ``(E,)`` edge lengths
-    harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope`
+    harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope` and by :math:`1/\sqrt{n_i}`
+        of the edge's destination :math:`i`
     embedding, length_index : radial basis of the distinct edge lengths, and each edge's row
-    neighbours : float, mean number of neighbours, weighted by :func:`envelope`
+    neighbours : ``(N,)`` each point's number of neighbours :math:`n_i`, weighted by :func:`envelope`
     all_pairs : bool, every pair: edge :math:`dN + s` runs from point :math:`s` to point :math:`d`
     """
 
@@ -106,12 +108,13 @@ class Graph:
         self.destination = torch.as_tensor(destination)
         vectors = torch.as_tensor(positions[source] - positions[destination], dtype=dtype)
         weights = envelope(vectors.norm(dim=-1), radius)
-        self.harmonics = weights[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
-                                                                   normalization="component")
+        self.neighbours = torch.zeros(len(positions), dtype=dtype).index_add_(0, self.destination, weights)
+        scale = weights / self.neighbours.sqrt()[self.destination]
+        self.harmonics = scale[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
+                                                                 normalization="component")
         self.vectors = vectors
         self.lengths = vectors.norm(dim=-1)
         self._basis = (max_radius, number_of_basis)
-        self.neighbours = float(weights.sum()) / len(positions)
         self.all_pairs = radius is None  # edge d N + s runs from s to d
         self._cache: dict = {}  # keyed by the module that built each entry
 

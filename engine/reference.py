@@ -8,8 +8,6 @@ times training with it as the baseline.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from e3nn import nn, o3
 
@@ -55,12 +53,12 @@ class ReferenceNetwork(torch.nn.Module):
         harmonics = weights[:, None] * o3.spherical_harmonics(self.irreps_edge, vectors, normalize=True,
                                                               normalization="component")
         embedding = radial_basis(vectors.norm(dim=-1), self.config.max_radius, self.config.number_of_basis)
-        neighbours = float(weights.sum()) / len(positions)
+        neighbours = torch.zeros(len(positions), dtype=weights.dtype).index_add(0, destination, weights)
         x = features
         for k, (product, radial) in enumerate(zip(self.products, self.radials)):
             messages = product(x[source], harmonics, radial(embedding))
             x = torch.zeros(len(positions), messages.shape[1], dtype=x.dtype).index_add(0, destination, messages)
-            x = x / math.sqrt(neighbours)
+            x = x / neighbours.sqrt()[:, None]
             if k < len(self.gates):
                 x = self.gates[k](x)
         return x

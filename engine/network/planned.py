@@ -1,7 +1,7 @@
 r"""The network on one fixed point set: a few dense and sparse products, and their gradient by hand.
 
-Everything the point set fixes is prepared once: the edge harmonics :math:`Y_{f,e}` (divided
-by :math:`\sqrt n`), the radial basis of the distinct edge lengths, and per convolution its
+Everything the point set fixes is prepared once: the edge harmonics :math:`Y_{f,e}` (normalised
+by the graph), the radial basis of the distinct edge lengths, and per convolution its
 sparse Clebsch–Gordan table :math:`C`. Features are kept feature-major, ``(D, N)``, so that
 each convolution's messages come from one sparse-dense product:
 
@@ -17,7 +17,6 @@ more than the arithmetic.
 
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -40,7 +39,7 @@ class Plan:
         dtype = graph.harmonics.dtype
         self.radial = network.radial
         self.basis = self.radial.stacked_basis(graph.embedding)
-        self.harmonics = (graph.harmonics / math.sqrt(graph.neighbours)).T.contiguous()
+        self.harmonics = graph.harmonics.T.contiguous()
         self.num_points, self.num_edges = graph.num_points, graph.num_edges
         self.source, self.destination, self.length_index = graph.source, graph.destination, graph.length_index
         self.all_pairs = graph.all_pairs

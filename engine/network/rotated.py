@@ -115,7 +115,7 @@ class Rotated:
         self.source, self.destination, self.length_index = graph.source, graph.destination, graph.length_index
         rotations, frame_harmonics = frames(graph.vectors, graph.harmonics, network.config.lmax)
         self.rotations = [d.to(dtype) for d in rotations]
-        self.frame_harmonics = (frame_harmonics / math.sqrt(graph.neighbours)).to(dtype)
+        self.frame_harmonics = frame_harmonics.to(dtype)
         self.tables = [_FrameTable(c, dtype, network.gates[k - 1].output_scale if k > 0 else None)
                        for k, c in enumerate(network.convolutions)]
         self.gates = list(network.gates)

@@ -6,7 +6,6 @@ autograd (learning an order parameter on a large graph goes through it)."""
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
@@ -29,7 +28,7 @@ def convolve(convolution: Convolution, x: torch.Tensor, graph: Graph, radial) ->
         products = message_products(table_t, x_t.index_select(1, graph.source[e]), graph.harmonics[e].T.contiguous())
         weights = radial(graph.lengths[e]).T.index_select(0, convolution.path_of)
         summed.index_add_(1, graph.destination[e], products * weights)
-    return (convolution.gather(x.dtype) @ summed).T / math.sqrt(graph.neighbours)
+    return (convolution.gather(x.dtype) @ summed).T
 
 
 def run(network, features: torch.Tensor, graph: Graph) -> torch.Tensor:
