@@ -37,8 +37,6 @@ class SymBreakTraining(bpy.types.PropertyGroup):
     lmax: IntProperty(name="L max", description="Highest degree of the spherical-harmonic signals",
                       default=5, min=1, max=8)
     layers: IntProperty(name="Layers", description="Convolution layers", default=3, min=1, max=8)
-    max_radius: FloatProperty(name="Max Radius", description="Range of the radial basis",
-                              default=3.0, min=0.01, soft_max=100.0)
     graph: EnumProperty(
         name="Graph",
         description="Which vertices each vertex convolves over",
@@ -52,10 +50,12 @@ class SymBreakTraining(bpy.types.PropertyGroup):
         default='AUTO')
     radius: FloatProperty(name="Radius", description="Neighbour cutoff of the radius graph",
                           default=1.5, min=0.001, soft_max=100.0)
-    iterations: IntProperty(name="Iterations", default=200, min=1, soft_max=5000,
-                            max=MAX_ITERATIONS)
-    learning_rate: FloatProperty(name="Learning Rate", default=1e-3, min=1e-7, max=1.0,
-                                 precision=5, step=0.01)
+    iterations: IntProperty(name="Iterations",
+                            description="Most training steps, 0 to choose them from the graph's size; training "
+                                        "stops earlier once the fit is reached or stalls",
+                            default=0, min=0, soft_max=5000, max=MAX_ITERATIONS)
+    learning_rate: FloatProperty(name="Learning Rate", description="Where the decaying learning rate starts",
+                                 default=api.LR, min=1e-7, max=1.0, precision=5, step=0.01)
     seed: IntProperty(name="Seed", description="Random seed of the weights", default=0, min=0,
                       max=2**31 - 1)
     output: EnumProperty(

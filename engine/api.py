@@ -35,6 +35,8 @@ from .errors import Cancelled, Diverged, EngineUnavailable
 from .order_parameter import OrderParameter
 from .order_parameter import axis_pair as _axis_pair
 from .results import EngineInfo, Fit, Learned, Prediction, Surfaces, TrainResult
+from .schedule import LR, Schedule
+from .schedule import budget as _budget
 from .tasks import TASKS, Task
 from .validation import MAX_ALL_PAIRS, check_order_parameter, check_pair
 from .validation import check_points as _check_points
@@ -45,7 +47,8 @@ __all__ = [
     "Prediction", "Fit", "TrainResult", "Learned", "Surfaces",
     "load", "check_points", "check_problem", "analyze", "train", "predict", "learn_order_parameter",
     "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary", "encode",
-    "MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "count_edges", "suggest_radius", "isolated_points",
+    "MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "LR", "training_budget", "count_edges", "suggest_radius",
+    "isolated_points",
     "model_from_text",
 ]
 
@@ -102,7 +105,6 @@ def _check_iterations(iterations) -> None:
     if isinstance(iterations, bool) or not (isinstance(iterations, numbers.Integral) and int(iterations) >= 1):
         raise ValueError(f"iterations must be a whole number of at least 1, got {iterations}")
 
-
 def _cancelled(cancel: Cancel | None, what: str) -> None:
     if cancel is not None and cancel():
         raise Cancelled(f"{what} cancelled")
@@ -142,27 +144,32 @@ def _prediction_features(model_features, order_parameter: OrderParameter | None,
 
 
 def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter | None = None,
-          iterations: int = 200, lr: float = 1e-3, seed: int = 0, progress: Progress | None = None,
+          iterations: int | None = None, lr: float = LR, seed: int = 0, progress: Progress | None = None,
           cancel: Cancel | None = None) -> TrainResult:
-    """Train the network to move ``start`` onto ``target`` (both ``(N, 3)``) with the seed's loss.
+    """Train the network to move ``start`` onto ``target`` (both ``(N, 3)``) with the seed's loss,
+    in units of the mesh (the same task trains the same at any scale).
 
     ``order_parameter`` is given to the network next to the scalar 1 of every point.
-    ``progress(iteration, loss)`` follows each step. ``seconds`` counts from the call to the
+    ``iterations`` is the most steps (None: :func:`training_budget` of the graph); training
+    stops earlier once the fit is reached or stalls, and ``lr`` is where its cosine schedule
+    starts (:class:`engine.schedule.Schedule`). ``progress(iteration, loss)`` follows each step. ``seconds`` counts from the call to the
     trained model; ``final_loss`` is the loss of the returned prediction and ``fit`` its
     position errors against ``target`` (:class:`Fit`: max, mean and share within 5 % of the
     largest displacement), the measure to show next to the loss.
     Raises ``ValueError`` for bad input and :class:`Diverged` when the loss explodes.
     """
     x0, x1 = _check_problem(start, target, config, order_parameter)
-    _check_iterations(iterations)
+    if iterations is not None:
+        _check_iterations(iterations)
     if not (isinstance(lr, numbers.Real) and lr > 0):
         raise ValueError(f"The learning rate must be positive, got {lr}")
     _import_torch_side()
     from . import checkpoint, training
     from .features import Features
 
+    steps = training_budget(count_edges(x0, config.radius)) if iterations is None else int(iterations)
     trained = training.train(x0, x1, config=config, features=Features.with_order_parameter(len(x0), order_parameter),
-                             iterations=int(iterations), lr=float(lr), seed=seed, progress=progress, cancel=cancel)
+                             schedule=Schedule(steps, lr=float(lr)), seed=seed, progress=progress, cancel=cancel)
     return TrainResult(trained.prediction, checkpoint.to_bytes(trained.model, trained.features),
                        trained.loss_history, trained.final_loss, trained.seconds,
                        Fit.of(x0, x1, trained.prediction.predicted))
@@ -262,6 +269,11 @@ def encode(displacements, lmax: int = 5) -> np.ndarray:
 
 
 # --- graph sizes and stored text: what can be checked before any work starts -------------------
+
+def training_budget(num_edges: int) -> int:
+    """The most steps :func:`train` takes by default on a graph of ``num_edges`` edges."""
+    return _budget(num_edges)
+
 
 def count_edges(positions, radius: float | None) -> int:
     """Directed edges (loops included) of the graph on ``positions``, counted without building

@@ -47,7 +47,7 @@ MAX_RADIAL_LAYERS = 8
 MAX_RADIAL_NEURONS = 256
 MAX_BASIS = 32
 MAX_INPUT_CHANNELS = 32  # sum of the input irreps' multiplicities
-MAX_LENGTH = 1e12  # max_radius and radius, in the points' units
+MAX_LENGTH = 1e12  # max_radius, radius and unit, in the points' units
 MAX_PARAMETER = 1e6  # largest magnitude of a stored parameter or feature
 
 _INTEGER_SETTINGS = {"lmax": (1, 8), "layers": (1, MAX_LAYERS), "number_of_basis": (2, MAX_BASIS),
@@ -240,13 +240,13 @@ def _config(header: dict) -> ModelConfig:
         if type(value) is not int or not low <= value <= high:
             raise CheckpointError(f"Damaged SymBreak model ({name} must be an integer in {low}..{high}, "
                                   f"got {str(value)[:20]})")
-    for name in ("max_radius", "radius"):
+    for name in ("max_radius", "radius", "unit"):
         value = config.get(name, getattr(ModelConfig, name))
-        if value is None and name == "radius":
+        if value is None and name != "unit":
             continue
         if type(value) not in (int, float) or not 0 < value <= MAX_LENGTH:
             raise CheckpointError(f"Damaged SymBreak model ({name} must be a number in (0, {MAX_LENGTH:g}]"
-                                  f"{' or none' if name == 'radius' else ''}, got {str(value)[:20]})")
+                                  f"{' or none' if name != 'unit' else ''}, got {str(value)[:20]})")
     if config.get("output", ModelConfig.output) not in ("signal", "vector"):
         raise CheckpointError("Damaged SymBreak model (output must be 'signal' or 'vector')")
     return ModelConfig(**config)

@@ -118,8 +118,9 @@ def _train(args) -> dict:
     breaking = None
     if args.breaking != "none":
         order_parameter, breaking = _breaking_input(args.breaking, start, target, order_parameter, config, args)
-    trained = api.train(start, target, config=config, order_parameter=order_parameter, iterations=args.iterations,
-                        lr=args.lr, seed=args.seed, progress=_progress(args.iterations))
+    steps = api.training_budget(api.count_edges(start, config.radius)) if args.iterations is None else args.iterations
+    trained = api.train(start, target, config=config, order_parameter=order_parameter, iterations=steps,
+                        lr=args.lr, seed=args.seed, progress=_progress(steps))
     result = trained.prediction
     return {
         "task": name,
@@ -181,8 +182,9 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--task", help="a preset: rectangle-to-square, square-to-rectangle, square-to-rectangle-broken")
     train.add_argument("--start", help="start points, .npy (N, 3) or .json [[x, y, z], ...]")
     train.add_argument("--target", help="target points, same format and length as --start")
-    train.add_argument("--iterations", type=int, default=200)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--iterations", type=int, default=None,
+                       help="most steps (default: from the graph's size); training stops once it fits or stalls")
+    train.add_argument("--lr", type=float, default=api.LR, help="learning rate the cosine schedule starts from")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--lmax", type=int, default=5)
     train.add_argument("--radius", type=float, default=None, help="graph radius (default: all pairs)")

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
 
 __all__ = ["ModelConfig"]
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network settings; the defaults are the seed's.
+    """Network settings; the defaults are the seed's network, in units of the mesh.
 
     Attributes
     ----------
     lmax : highest degree of features, edge harmonics and output signals
     layers : convolutions (all but the last followed by a gate)
-    max_radius, number_of_basis : radial basis on ``[0, max_radius]``
+    max_radius, number_of_basis : radial basis on ``[0, max_radius]``; ``None`` ties the range to
+        the graph (:meth:`basis_range`)
     radial_neurons, radial_layers : hidden width and depth of each radial MLP
     radius : graph radius; ``None`` convolves over all pairs, each point with itself included
     output : {'signal', 'vector'} a signal with ``l = 0..lmax`` per point, or one ``1o`` vector
+    unit : the length one unit of output stands for (:meth:`in_units_of` sets it)
 
     >>> ModelConfig.from_dict(ModelConfig(lmax=2).to_dict()).lmax
     2
@@ -26,12 +30,13 @@ class ModelConfig:
 
     lmax: int = 5
     layers: int = 3
-    max_radius: float = 3.0
+    max_radius: float | None = None
     number_of_basis: int = 3
     radial_neurons: int = 100
     radial_layers: int = 3
     radius: float | None = None
     output: str = "signal"
+    unit: float = 1.0
 
     def __post_init__(self):
         if not 1 <= self.lmax <= 8:
@@ -40,10 +45,33 @@ class ModelConfig:
             raise ValueError(f"layers must be at least 1, got {self.layers}")
         if self.output not in ("signal", "vector"):
             raise ValueError(f"output must be 'signal' or 'vector', got {self.output!r}")
-        if self.radius is not None and not self.radius > 0:
-            raise ValueError(f"radius must be positive or None, got {self.radius}")
+        for name in ("radius", "max_radius"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive or None, got {value}")
+        if not self.unit > 0:
+            raise ValueError(f"unit must be positive, got {self.unit}")
         if self.number_of_basis < 2 or self.radial_neurons < 1 or self.radial_layers < 0:
             raise ValueError("number_of_basis must be at least 2 and the radial MLP non-empty")
+
+    def basis_range(self, positions: np.ndarray) -> float:
+        """The radial basis range on ``(N, 3)`` positions: ``max_radius`` when set, else the graph
+        radius, else (all pairs) the set's diameter, the longest edge; so the basis scales with the mesh."""
+        if self.max_radius is not None:
+            return self.max_radius
+        if self.radius is not None:
+            return self.radius
+        x = np.asarray(positions, dtype=np.float64)
+        return max(float(np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1).max(initial=0.0))), 1e-300)
+
+    def in_units_of(self, start: np.ndarray, displacements: np.ndarray) -> "ModelConfig":
+        r"""This configuration fixed to a training problem, so that the same task gives the same
+        network at any scale: :meth:`basis_range` on ``start`` stored as ``max_radius``, and
+        ``unit`` the largest displacement :math:`\max_i |\vec d_i|` (the basis range when
+        nothing moves), so the targets the network fits are at most 1."""
+        max_radius = self.basis_range(start)
+        largest = float(np.linalg.norm(displacements, axis=-1).max(initial=0.0))
+        return replace(self, max_radius=max_radius, unit=largest if largest > 0 else max_radius)
 
     def to_dict(self) -> dict:
         return asdict(self)

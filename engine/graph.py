@@ -59,10 +59,11 @@ def envelope(lengths: torch.Tensor, radius: float | None = None) -> torch.Tensor
     r"""Edge weights :math:`s(|\vec r|)`: 1 over all pairs; on a radius graph, 1 up to half the
     radius, then :math:`\cos^2` down to 0 at the radius, so nothing jumps when a point crosses it.
 
-    Edge harmonics are scaled by :math:`s`, and the messages into point :math:`i` divided by
-    :math:`\sqrt{n_i}` with :math:`n_i = \sum_{e \to i} s(|\vec r_e|)` its number of neighbours
-    (:math:`N` for all pairs: the seed's normalisation), so that a dense vertex's output is of
-    the same order as a sparse one's.
+    Edge harmonics are scaled by :math:`s`, and the messages into point :math:`i` averaged:
+    divided by :math:`n_i = \sum_{e \to i} s(|\vec r_e|)`, its number of neighbours. Sums of
+    neighbours' features add up coherently (the scalar channels do), so e3nn's :math:`1/\sqrt n`
+    lets a vertex's output grow as :math:`\sqrt{n_i}` per layer; the mean starts a dense vertex
+    (a UV sphere's pole) at the scale of a sparse one.
     """
     if radius is None:
         return torch.ones_like(lengths)
@@ -86,9 +87,10 @@ class Graph:
     source, destination : ``(E,)`` long tensors
     vectors : ``(E, 3)`` edge vectors :math:`\vec r_{ij}`
     lengths : ``(E,)`` edge lengths
-    harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope` and by :math:`1/\sqrt{n_i}`
-        of the edge's destination :math:`i`
+    harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope` and by :math:`1/n_i` of
+        the edge's destination :math:`i`
     embedding, length_index : radial basis of the distinct edge lengths, and each edge's row
+    max_radius : float, the radial basis range
     neighbours : ``(N,)`` each point's number of neighbours :math:`n_i`, weighted by :func:`envelope`
     all_pairs : bool, every pair: edge :math:`dN + s` runs from point :math:`s` to point :math:`d`
     """
@@ -96,7 +98,7 @@ class Graph:
     @classmethod
     def of(cls, config: ModelConfig, positions: np.ndarray, dtype: torch.dtype = torch.float64) -> "Graph":
         """The graph a network with ``config`` convolves over on ``(N, 3)`` positions."""
-        return cls(positions, lmax=config.lmax, max_radius=config.max_radius,
+        return cls(positions, lmax=config.lmax, max_radius=config.basis_range(positions),
                    number_of_basis=config.number_of_basis, radius=config.radius, dtype=dtype)
 
     def __init__(self, positions: np.ndarray, *, lmax: int, max_radius: float, number_of_basis: int,
@@ -109,12 +111,12 @@ class Graph:
         vectors = torch.as_tensor(positions[source] - positions[destination], dtype=dtype)
         weights = envelope(vectors.norm(dim=-1), radius)
         self.neighbours = torch.zeros(len(positions), dtype=dtype).index_add_(0, self.destination, weights)
-        scale = weights / self.neighbours.sqrt()[self.destination]
+        scale = weights / self.neighbours[self.destination]
         self.harmonics = scale[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
                                                                  normalization="component")
         self.vectors = vectors
         self.lengths = vectors.norm(dim=-1)
-        self._basis = (max_radius, number_of_basis)
+        self.max_radius, self._basis = max_radius, (max_radius, number_of_basis)
         self.all_pairs = radius is None  # edge d N + s runs from s to d
         self._cache: dict = {}  # keyed by the module that built each entry
 

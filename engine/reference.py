@@ -52,13 +52,14 @@ class ReferenceNetwork(torch.nn.Module):
         weights = envelope(vectors.norm(dim=-1), self.config.radius)
         harmonics = weights[:, None] * o3.spherical_harmonics(self.irreps_edge, vectors, normalize=True,
                                                               normalization="component")
-        embedding = radial_basis(vectors.norm(dim=-1), self.config.max_radius, self.config.number_of_basis)
+        embedding = radial_basis(vectors.norm(dim=-1), self.config.basis_range(positions.detach().numpy()),
+                                 self.config.number_of_basis)
         neighbours = torch.zeros(len(positions), dtype=weights.dtype).index_add(0, destination, weights)
         x = features
         for k, (product, radial) in enumerate(zip(self.products, self.radials)):
             messages = product(x[source], harmonics, radial(embedding))
             x = torch.zeros(len(positions), messages.shape[1], dtype=x.dtype).index_add(0, destination, messages)
-            x = x / neighbours.sqrt()[:, None]
+            x = x / neighbours[:, None]
             if k < len(self.gates):
                 x = self.gates[k](x)
         return x

@@ -1,8 +1,11 @@
 r"""Training: the optimisation loops that fit the network, and learn an order parameter with it.
 
 The loss is the seed's mean squared error between the output and the target signals
-:math:`c_i = \mathrm{encode}(\vec x^{\,\mathrm{target}}_i - \vec x^{\,\mathrm{start}}_i)`
-(or the displacement vectors themselves with ``output='vector'``), minimised with Adam.
+:math:`c_i = \mathrm{encode}(\vec d_i / u)` of the displacements
+:math:`\vec d_i = \vec x^{\,\mathrm{target}}_i - \vec x^{\,\mathrm{start}}_i` in units of the largest,
+:math:`u = \max_i |\vec d_i|` (or the vectors :math:`\vec d_i / u` themselves with ``output='vector'``),
+minimised with Adam. With the radial basis tied to the graph
+(:meth:`~engine.config.ModelConfig.in_units_of`) the same task trains the same at any scale.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .network import Network, hidden_irreps
 from .order_parameter import OrderParameter
 from .prediction import checked_features, decoded
 from .results import Learned, Prediction
+from .schedule import Schedule, budget
 
 __all__ = ["Trained", "train", "learn_order_parameter", "learned_description"]
 
@@ -45,13 +49,15 @@ class Trained:
 
 
 def _targets(config: ModelConfig, displacements: np.ndarray) -> np.ndarray:
-    return signals.encode(displacements, config.lmax) if config.output == "signal" else displacements
+    """What the network fits: the displacements in units of ``config.unit``, encoded as signals."""
+    d = displacements / config.unit
+    return signals.encode(d, config.lmax) if config.output == "signal" else d
 
 
-def _optimise(model: Network, graph: Graph, x: torch.Tensor, goal: torch.Tensor, iterations: int, lr: float,
-              tolerance: float | None, progress: Progress | None, cancel: Cancel | None) -> list[float]:
+def _optimise(model: Network, graph: Graph, x: torch.Tensor, goal: torch.Tensor, schedule: Schedule,
+              progress: Progress | None, cancel: Cancel | None) -> list[float]:
     r"""Adam on :math:`\mathrm{mean}(\mathrm{model}(x) - \mathrm{goal})^2` with the gradient of :meth:`Network.trainer`'s executor,
-    all weights as one flat vector; returns the loss of each step.
+    all weights as one flat vector, as ``schedule`` says; returns the loss of each step.
 
     The update is torch's fused Adam called as a function: ``Optimizer.step``'s bookkeeping
     takes longer than the update itself at this size."""
@@ -59,27 +65,27 @@ def _optimise(model: Network, graph: Graph, x: torch.Tensor, goal: torch.Tensor,
     theta = model.radial.flat()
     grad, first, second, step = torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros(())
     weights, grads = model.radial.unflatten(theta), model.radial.unflatten(grad)
+    still = float(goal.double().pow(2).mean())
     history: list[float] = []
-    for iteration in range(iterations):
+    for iteration in range(schedule.iterations):
         if cancel is not None and cancel():
             raise Cancelled(f"Training cancelled at iteration {iteration}")
         value = plan.loss_and_gradient(weights, x, goal, grads).item()  # fills grad
         if not math.isfinite(value) or (history and value > 1e3 * max(history[0], 1e-12)):
             raise Diverged(f"Training diverged at iteration {iteration} (loss {value:g}); lower the learning rate")
         history.append(value)
-        fused_adam(theta, grad, first, second, step, lr=lr)
+        fused_adam(theta, grad, first, second, step, lr=schedule.rate(iteration))
         if progress is not None:
             progress(iteration, value)
-        if tolerance is not None and value < tolerance:
+        if schedule.done(history, still):
             break
     model.radial.load_flat(theta)
     return history
 
 
 def train(start, target, *, config: ModelConfig | None = None, features: Features | None = None,
-          iterations: int = 200, lr: float = 1e-3, seed: int = 0, tolerance: float | None = None,
-          progress: Progress | None = None, cancel: Cancel | None = None,
-          dtype: torch.dtype = torch.float32) -> Trained:
+          schedule: Schedule | None = None, seed: int = 0, progress: Progress | None = None,
+          cancel: Cancel | None = None, dtype: torch.dtype = torch.float32) -> Trained:
     """Train the network to move ``start`` onto ``target``, the seed's way.
 
     Parameters
@@ -88,9 +94,9 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
         (:func:`engine.validation.check_problem`, which :func:`engine.api.train` runs)
     config : network settings (the seed's by default)
     features : per-point inputs (one scalar 1 per point by default)
-    iterations, lr : Adam steps and learning rate
+    schedule : steps, learning rate and stopping rule (by default :class:`Schedule` of
+        :func:`budget` steps)
     seed : seeds the weight initialisation; the same seed gives the same result
-    tolerance : stop early once the loss is below it
     progress : called as ``progress(iteration, loss)`` after every step
     cancel : checked before every step; when it returns true, :class:`~engine.errors.Cancelled` is raised
     dtype : float32 trains about twice as fast as float64 (the model is kept in float64 after)
@@ -101,7 +107,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
     ``ValueError`` for features of another number of points.
     """
     began = time.perf_counter()
-    config = config or ModelConfig()
+    config = (config or ModelConfig()).in_units_of(start, target - start)
     features = checked_features(features, len(start))
 
     graph = Graph.of(config, start, dtype=dtype)
@@ -109,7 +115,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
         model = Network(config, features.irreps, generator=torch.Generator().manual_seed(seed)).to(dtype)
         x = torch.as_tensor(features.values, dtype=dtype)
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
-        history = _optimise(model, graph, x, goal, iterations, lr, tolerance, progress, cancel)
+        history = _optimise(model, graph, x, goal, schedule or Schedule(budget(graph.num_edges)), progress, cancel)
         with torch.no_grad():  # the executor that trained, exact on any size of graph
             output = model.trainer(graph).forward(model.radial.unflatten(model.radial.flat()), x).double()
     model.double()
@@ -141,7 +147,7 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     normalised, :math:`|c| = 1`: the network sets the scale. ``start``, ``target``,
     ``progress`` and ``cancel`` are as in :func:`train`.
     """
-    config = config or ModelConfig()
+    config = (config or ModelConfig()).in_units_of(start, target - start)
     irreps = hidden_irreps(config.lmax)
     graph = Graph.of(config, start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)

@@ -34,7 +34,8 @@ class StepClock:
     ``step(i)`` follows step ``i`` (from 0). With :math:`t_i` its time, a step costs
     :math:`c = (t_i - t_0) / i` (step 0 carries the one-time set-up and is left out) and
     :math:`c\,(T - 1 - i)` seconds are left of :math:`T` steps. ``expected`` is the whole run's
-    time, from the job's start, as first measured after :data:`MEASURED` steps.
+    time, from the job's start, as first measured after :data:`MEASURED` steps: at most, as
+    training stops once it fits. The job sets :math:`T`, ``total``, when it has chosen the budget.
     """
 
     MEASURED = 3
@@ -69,6 +70,9 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
     problem = inputs.with_graph(problem, values["graph"])
     start, target, order_parameter = problem.start, problem.target, problem.order_parameter
     api.check_problem(start, target, problem.config, order_parameter)
+    steps = values["iterations"] or api.training_budget(api.count_edges(start, problem.config.radius))
+    if clock is not None:
+        clock.total = steps
     try:
         checked, skipped = api.analyze(start, target, order_parameter, cancel=cancel), ""
     except ValueError as error:
@@ -79,7 +83,7 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
         progress(iteration, loss)
 
     result = api.train(start, target, config=problem.config, order_parameter=order_parameter,
-                       iterations=values["iterations"], lr=values["lr"], seed=values["seed"],
+                       iterations=steps, lr=values["lr"], seed=values["seed"],
                        progress=timed, cancel=cancel)
     radius = problem.config.radius
     return Trained(result, checked, skipped, radius, len(api.isolated_points(start, radius)))
@@ -105,20 +109,20 @@ class SYMBREAK_OT_train(BackgroundOperator):
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
         problem = inputs.problem(src, values)
-        clock = StepClock(values["iterations"])
+        clock = StepClock(values["iterations"] or 0)  # the job sets the budget it chooses
         self._source, self._problem, self._settings, self._clock, self._told = src, problem, values, clock, False
         return (src.obj, lambda progress, cancel: train(problem, values, progress, cancel, clock),
-                values["iterations"])
+                clock.total)
 
     def running(self, job: jobs.Job) -> str:
         assert self._obj is not None and self._clock is not None
         clock = self._clock
         if clock.expected is not None and not self._told:
             self._told = True
-            self.report({'INFO'}, f"Training {self._obj.name!r}: {job.total} steps, {duration(clock.expected)} "
-                                  f"expected from the first {clock.MEASURED}")
+            self.report({'INFO'}, f"Training {self._obj.name!r}: at most {clock.total} steps, "
+                                  f"{duration(clock.expected)} expected from the first {clock.MEASURED}")
         left = "" if clock.left is None else f", {duration(clock.left)} left"
-        return (f"SymBreak: training {self._obj.name} — step {job.iteration}/{job.total}, loss {job.loss:.4g}"
+        return (f"SymBreak: training {self._obj.name} — step {job.iteration}/{clock.total}, loss {job.loss:.4g}"
                 f"{left} (Esc to cancel)")
 
     def keep(self, context: bpy.types.Context, trained: Trained) -> None:

@@ -3,11 +3,11 @@ r"""The seed's equivariant point-convolution network, in modern e3nn terms, made
 Each layer is a point convolution
 
 .. math::
-    x'_i = \frac{1}{\sqrt{n_i}} \sum_{j \in \mathcal N(i)} \sum_{p = (l_1, l_f, l_o)}
+    x'_i = \frac{1}{n_i} \sum_{j \in \mathcal N(i)} \sum_{p = (l_1, l_f, l_o)}
         \alpha_p \, R_p(|\vec r_{ij}|) \; C^{p} \big( x_j^{(l_1)} \otimes Y^{(l_f)}(\hat r_{ij}) \big)
 
 followed by a gate (softplus on scalars, sigmoid gates on :math:`l > 0`), except the last;
-:math:`n_i` is point :math:`i`'s number of neighbours (:class:`~engine.graph.Graph`).
+:math:`n_i` is point :math:`i`'s number of neighbours (:func:`~engine.graph.envelope`).
 :math:`C^p` are Clebsch–Gordan coefficients, :math:`R_p` one output of a radial MLP and
 :math:`\alpha_p = \sqrt{(2l_o+1) / \#\{\text{paths into } l_o\}}`: numerically the same as
 ``e3nn.o3.FullyConnectedTensorProduct`` with ``shared_weights=False``, followed by

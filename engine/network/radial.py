@@ -9,7 +9,7 @@ import math
 import torch
 
 from ..config import ModelConfig
-from ..graph import radial_basis
+from ..graph import Graph, radial_basis
 from .activations import SOFTPLUS_SCALE, softplus, softplus_backward
 
 __all__ = ["RadialMLPs", "RadialTable", "RADIAL_TABLE_SIZE"]
@@ -134,10 +134,11 @@ class RadialTable:
     error is :math:`\le h^2 \max|R''| / 8` for spacing :math:`h` (below float32 resolution for
     the seed's basis)."""
 
-    def __init__(self, mlps: RadialMLPs, config: ModelConfig, lengths: torch.Tensor):
+    def __init__(self, mlps: RadialMLPs, config: ModelConfig, graph: Graph):
+        lengths = graph.lengths
         self.step = max(float(lengths.max()), 1e-12) / (RADIAL_TABLE_SIZE - 1)
         grid = torch.arange(RADIAL_TABLE_SIZE, dtype=lengths.dtype) * self.step
-        self.values = mlps(radial_basis(grid, config.max_radius, config.number_of_basis))
+        self.values = mlps(radial_basis(grid, graph.max_radius, config.number_of_basis))
 
     def __call__(self, k: int, lengths: torch.Tensor) -> torch.Tensor:
         """Weights ``(E, paths_k)`` of convolution ``k`` at ``(E,)`` edge lengths."""

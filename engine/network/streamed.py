@@ -33,7 +33,7 @@ def convolve(convolution: Convolution, x: torch.Tensor, graph: Graph, radial) ->
 
 def run(network, features: torch.Tensor, graph: Graph) -> torch.Tensor:
     """``network`` on ``(N, D_in)`` features: each convolution streamed, then its gate."""
-    table = RadialTable(network.radial, network.config, graph.lengths)
+    table = RadialTable(network.radial, network.config, graph)
     x = features
     for k, convolution in enumerate(network.convolutions):
         x = convolve(convolution, x, graph, functools.partial(table, k))
