@@ -70,7 +70,7 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
     start, target, order_parameter = problem.start, problem.target, problem.order_parameter
     api.check_problem(start, target, problem.config, order_parameter)
     try:
-        checked, skipped = api.analyze(start, target, order_parameter, cancel=cancel), ""
+        checked, skipped = api.analyze(start, target, order_parameter, types=problem.types, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
     def timed(iteration: int, loss: float) -> None:
@@ -78,7 +78,7 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
             clock.step(iteration)
         progress(iteration, loss)
 
-    result = api.train(start, target, config=problem.config, order_parameter=order_parameter,
+    result = api.train(start, target, config=problem.config, order_parameter=order_parameter, types=problem.types,
                        iterations=values["iterations"], lr=values["lr"], seed=values["seed"],
                        progress=timed, cancel=cancel)
     radius = problem.config.radius
