@@ -71,7 +71,7 @@ def vertex_integers(mesh: bpy.types.Mesh, name: str) -> Optional[np.ndarray]:
     values = np.empty(len(mesh.vertices), dtype=INTEGER_TYPES[attribute.data_type])
     flushed = mesh.copy() if mesh.is_editmode else mesh
     try:
-        flushed.attributes[name].data.foreach_get("value", values)  # type: ignore[attr-defined]  # stubs: base Attribute
+        flushed.attributes[name].data.foreach_get("value", values)
     finally:
         if flushed is not mesh:
             bpy.data.meshes.remove(flushed)
