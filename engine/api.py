@@ -38,8 +38,8 @@ from .results import EngineInfo, Fit, Learned, Prediction, Surfaces, TrainResult
 from .tasks import TASKS, Task
 from .validation import MAX_ALL_PAIRS, check_order_parameter, check_pair
 from .validation import check_points as _check_points
-from .validation import check_types as _check_types
 from .validation import check_problem as _check_problem
+from .validation import check_types as _check_types
 
 __all__ = [
     "EngineUnavailable", "Cancelled", "Diverged", "EngineInfo", "ModelConfig", "OrderParameter", "Task", "TASKS",
