@@ -30,14 +30,15 @@ AXIS_VECTORS = {'X': (1.0, 0.0, 0.0), 'Y': (0.0, 1.0, 0.0), 'Z': (0.0, 0.0, 1.0)
 
 @dataclass(frozen=True)
 class Source:
-    """The vertices an operator works on, in the object's local coordinates, and what the mesh
-    was when they were read (its vertex count and a fingerprint of all its positions)."""
+    """The vertices an operator works on, in the object's local coordinates, their types and
+    what the mesh was when they were read (its vertex count and a fingerprint of all its positions)."""
 
     obj: bpy.types.Object
     indices: np.ndarray   # (N,) int, into obj.data.vertices
     start: np.ndarray     # (N, 3) local
     vertex_count: int
     fingerprint: str
+    types: Optional[np.ndarray] = None  # (N,) int from the Types attribute; None: untyped
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Problem:
     target: np.ndarray    # (N, 3) local
     config: api.ModelConfig
     order_parameter: Optional[api.OrderParameter]
+    types: Optional[np.ndarray] = None  # (N,) int; None: untyped
 
 
 def active_mesh(context: bpy.types.Context) -> bpy.types.Object:
@@ -84,7 +86,8 @@ def _finite(name: str, array: np.ndarray) -> None:
 
 
 def source(context: bpy.types.Context) -> Source:
-    """The selected vertices of the active mesh (edit mode), or all of them (object mode)."""
+    """The selected vertices of the active mesh (edit mode), or all of them (object mode), with
+    their types when the mesh has the object's Types attribute."""
     obj = active_mesh(context)
     check_transform(obj)
     mesh.sync_edit_mode(obj)
@@ -102,7 +105,9 @@ def source(context: bpy.types.Context) -> Source:
     everything = mesh.positions(data)
     start = everything[indices]
     _finite(f"{obj.name!r}", start)
-    return Source(obj, indices, start, len(everything), mesh.fingerprint(everything))
+    types = mesh.vertex_integers(data, props.object_settings(obj).types_attribute)
+    return Source(obj, indices, start, len(everything), mesh.fingerprint(everything),
+                  None if types is None else types[indices])
 
 
 def target(src: Source) -> np.ndarray:
@@ -226,7 +231,7 @@ def with_graph(problem: Problem, graph: str) -> Problem:
 
 def problem(src: Source, values: dict[str, Any]) -> Problem:
     """The problem of ``src`` with the network settings of :func:`settings`."""
-    return Problem(src.start, target(src), config(values), breaking(src))
+    return Problem(src.start, target(src), config(values), breaking(src), src.types)
 
 
 def stored_prediction_owner(context: bpy.types.Context) -> Optional[bpy.types.Object]:

@@ -51,6 +51,33 @@ def selection(mesh: bpy.types.Mesh) -> np.ndarray:
     return flags
 
 
+INTEGER_TYPES = {'INT': np.int32, 'INT8': np.int8}
+
+
+def vertex_integers(mesh: bpy.types.Mesh, name: str) -> Optional[np.ndarray]:
+    """The integer point attribute ``name`` ``(N,)`` int64, or None when the mesh has no
+    attribute of that name; ``ValueError`` when it is not an integer one on the vertices.
+
+    In Edit Mode Blender gives attributes no data (they live in the edit mesh), so they are
+    read from a copy of the mesh as :func:`sync_edit_mode` last flushed it.
+    """
+    attribute = mesh.attributes.get(name) if name else None
+    if attribute is None:
+        return None
+    if attribute.domain != 'POINT' or attribute.data_type not in INTEGER_TYPES:
+        kind = attribute.data_type.lower().replace("_", " ")
+        raise ValueError(f"Attribute {name!r} of mesh {mesh.name!r} holds {kind} values on the "
+                         f"{attribute.domain.lower()} domain: vertex types must be an integer attribute on the vertices")
+    values = np.empty(len(mesh.vertices), dtype=INTEGER_TYPES[attribute.data_type])
+    flushed = mesh.copy() if mesh.is_editmode else mesh
+    try:
+        flushed.attributes[name].data.foreach_get("value", values)
+    finally:
+        if flushed is not mesh:
+            bpy.data.meshes.remove(flushed)
+    return values.astype(np.int64)
+
+
 def vertex_weights(obj: bpy.types.Object, group_name: str) -> np.ndarray:
     """Weights ``(N,)`` of a vertex group (0 where a vertex is not in it).
 

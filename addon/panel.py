@@ -57,6 +57,7 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         box = layout.box()
         where = "selected vertices" if obj.mode == 'EDIT' else "all vertices"
         box.label(text=f"Source: {obj.name} ({where}, in its own axes)", icon='MESH_DATA')
+        box.prop(s, "types_attribute")  # a plain field: a mesh without the attribute is simply untyped
         box.prop(s, "target_mode")
         if s.target_mode == 'SHAPE_KEY':
             if data.shape_keys:

@@ -150,6 +150,11 @@ class SymBreakObject(bpy.types.PropertyGroup):
     axis_a: EnumProperty(name="Axis A", items=AXES, default='X')
     axis_b: EnumProperty(name="Axis B", items=AXES, default='Y')
     vertex_group: StringProperty(name="Vertex Group", default="")
+    types_attribute: StringProperty(
+        name="Types", default="species",
+        description="An integer vertex attribute giving each vertex's type (e.g. an atom's species): only "
+                    "vertices of one type are exchanged by a symmetry, and the network reads each type. "
+                    "Without such an attribute, all vertices are alike")
     role: EnumProperty(
         name="Role",
         items=[('SOURCE', "Source", ""), ('SIGNALS', "Signals", ""), ('GHOSTS', "Ghosts", ""),

@@ -41,6 +41,7 @@ from .tasks import TASKS, Task
 from .validation import MAX_ALL_PAIRS, check_order_parameter, check_pair
 from .validation import check_points as _check_points
 from .validation import check_problem as _check_problem
+from .validation import check_types as _check_types
 
 __all__ = [
     "EngineUnavailable", "Cancelled", "Diverged", "EngineInfo", "ModelConfig", "OrderParameter", "Task", "TASKS",
@@ -110,9 +111,12 @@ def _cancelled(cancel: Cancel | None, what: str) -> None:
         raise Cancelled(f"{what} cancelled")
 
 
-def analyze(start, target, order_parameter: OrderParameter | None = None, *, lmax: int = 5,
+def analyze(start, target, order_parameter: OrderParameter | None = None, *, types=None, lmax: int = 5,
             progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
     """Point groups, Curie's check and the order parameters of a start and target, JSON-ready.
+
+    ``types`` (``(N,)`` integers, e.g. each atom's species) lets a symmetry exchange only
+    points of one type: two points of different types are C∞v, of one type D∞h.
 
     Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
     group), ``learnable``, ``broken_operations``, ``order_parameter`` and
@@ -126,33 +130,38 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, lma
 
     x0, x1 = check_pair(start, target)
     check_order_parameter(order_parameter, len(x0))
+    types = _check_types(types, len(x0))
     _cancelled(cancel, "Analysis")
-    return symmetry.analyze(x0, x1, order_parameter, lmax=lmax, progress=progress, cancel=cancel)
+    return symmetry.analyze(x0, x1, order_parameter, types, lmax=lmax, progress=progress, cancel=cancel)
 
 
-def _prediction_features(model_features, order_parameter: OrderParameter | None, n: int):
-    """The inputs for ``n`` points of a model trained with ``model_features``: the scalar 1 and
-    ``order_parameter``, or the model's own global input when none is given."""
+def _prediction_features(model_features, order_parameter: OrderParameter | None, n: int, types):
+    """The inputs for ``n`` points of ``types`` to a model trained with ``model_features``: the
+    scalars of its types and ``order_parameter``, or the model's own global input when none is given."""
     from .features import Features
 
-    if order_parameter is not None or model_features.irreps in ("0e", "1x0e"):
-        return Features.with_order_parameter(n, order_parameter)
-    values = model_features.values
+    if order_parameter is not None or not model_features.order_parameter_irreps:
+        return Features.with_order_parameter(n, order_parameter, types, model_features.types)
+    values = model_features.order_parameter_values
     if not np.allclose(values, values[:1]):
         raise ValueError("The model was trained with a per-point input: give the order parameter for these points")
-    return Features(model_features.irreps, np.tile(values[:1], (n, 1)))
+    scalars = Features.of_types(n, types, model_features.types)
+    return scalars.followed_by(model_features.order_parameter_irreps, np.tile(values[:1], (n, 1)))
 
 
-def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter | None = None,
+def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter | None = None, types=None,
           iterations: int | None = None, lr: float = LR, seed: int = 0, progress: Progress | None = None,
           cancel: Cancel | None = None) -> TrainResult:
     """Train the network to move ``start`` onto ``target`` (both ``(N, 3)``) with the seed's loss,
     in units of the mesh (the same task trains the same at any scale).
 
-    ``order_parameter`` is given to the network next to the scalar 1 of every point.
+    Each point's input is the scalar 1, or with ``types`` (``(N,)`` integers, at most
+    16 distinct) the one-hot scalars of its type among them (the model keeps the type list);
+    ``order_parameter`` follows.
     ``iterations`` is the most steps (None: :func:`training_budget` of the graph); training
     stops earlier once the fit is reached or stalls, and ``lr`` is where its cosine schedule
-    starts (:class:`engine.schedule.Schedule`). ``progress(iteration, loss)`` follows each step. ``seconds`` counts from the call to the
+    starts (:class:`engine.schedule.Schedule`). ``progress(iteration, loss)`` follows each step.
+    ``seconds`` counts from the call to the
     trained model; ``final_loss`` is the loss of the returned prediction and ``fit`` its
     position errors against ``target`` (:class:`Fit`: max, mean and share within 5 % of the
     largest displacement), the measure to show next to the loss.
@@ -163,56 +172,64 @@ def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter
         _check_iterations(iterations)
     if not (isinstance(lr, numbers.Real) and lr > 0):
         raise ValueError(f"The learning rate must be positive, got {lr}")
-    _import_torch_side()
-    from . import checkpoint, training
     from .features import Features
 
+    features = Features.with_order_parameter(len(x0), order_parameter, _check_types(types, len(x0)))
     steps = training_budget(count_edges(x0, config.radius)) if iterations is None else int(iterations)
-    trained = training.train(x0, x1, config=config, features=Features.with_order_parameter(len(x0), order_parameter),
-                             schedule=Schedule(steps, lr=float(lr)), seed=seed, progress=progress, cancel=cancel)
+    _import_torch_side()
+    from . import checkpoint, training
+
+    trained = training.train(x0, x1, config=config, features=features, schedule=Schedule(steps, lr=float(lr)),
+                             seed=seed, progress=progress, cancel=cancel)
     return TrainResult(trained.prediction, checkpoint.to_bytes(trained.model, trained.features),
                        trained.loss_history, trained.final_loss, trained.seconds,
                        Fit.of(x0, x1, trained.prediction.predicted))
 
 
-def predict(model: bytes, positions, *, order_parameter: OrderParameter | None = None, dtype: str = "float64",
-            progress: Progress | None = None, cancel: Cancel | None = None) -> Prediction:
+def predict(model: bytes, positions, *, order_parameter: OrderParameter | None = None, types=None,
+            dtype: str = "float64", progress: Progress | None = None, cancel: Cancel | None = None) -> Prediction:
     """Run a trained ``model`` (checkpoint bytes) on ``(N, 3)`` positions.
 
     Without ``order_parameter`` the model's own global input is used (none for the scalar
-    input). ``dtype`` is ``'float64'`` or ``'float32'`` (half the time and memory).
+    input). ``types`` are the points' types, among those the model was trained on (needed when
+    it was trained on several). ``dtype`` is ``'float64'`` or ``'float32'`` (half the time and memory).
     ``progress(step, 2)`` follows loading the model and running it.
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     positions = _check_points(positions, "positions")
+    types = _check_types(types, len(positions))
     _import_torch_side()
     from . import checkpoint
     from .prediction import predict as run_network
 
     network, features = checkpoint.from_bytes(model)
+    inputs = _prediction_features(features, order_parameter, len(positions), types)
     if progress is not None:
         progress(1, 2)
     _cancelled(cancel, "Prediction")
-    prediction = run_network(network, positions, _prediction_features(features, order_parameter, len(positions)),
-                             dtype=dtype)
+    prediction = run_network(network, positions, inputs, dtype=dtype)
     if progress is not None:
         progress(2, 2)
     return prediction
 
 
-def learn_order_parameter(start, target, *, config: ModelConfig, iterations: int = 300, seed: int = 0,
+def learn_order_parameter(start, target, *, config: ModelConfig, types=None, iterations: int = 300, seed: int = 0,
                           per_point: bool = False, progress: Progress | None = None,
                           cancel: Cancel | None = None) -> Learned:
     """Learn the symmetry-breaking input alongside the network (degrees 1..lmax, norm 1, global
-    or with ``per_point`` one per point); ``progress(iteration, loss)`` follows each step."""
+    or with ``per_point`` one per point), given next to the scalars of ``types`` as in
+    :func:`train`; ``progress(iteration, loss)`` follows each step."""
     x0, x1 = _check_problem(start, target, config)
     _check_iterations(iterations)
+    from .features import Features
+
+    scalars = Features.of_types(len(x0), _check_types(types, len(x0)))
     _import_torch_side()
     from . import training
 
-    return training.learn_order_parameter(x0, x1, config=config, iterations=int(iterations), seed=seed,
-                                          per_point=per_point, progress=progress, cancel=cancel)
+    return training.learn_order_parameter(x0, x1, config=config, scalars=scalars, iterations=int(iterations),
+                                          seed=seed, per_point=per_point, progress=progress, cancel=cancel)
 
 
 def axis_pair(axis_a, axis_b) -> OrderParameter:
@@ -243,15 +260,17 @@ def signal_surfaces(signals, centers, *, scale: float = 1.0, level: int = 3) -> 
 
 
 def model_summary(model: bytes) -> dict:
-    """What a checkpoint holds, after validating it: ``config`` (a dict), ``irreps_in`` and
-    ``features_irreps``, and its number of weights. ``CheckpointError`` (a ``ValueError``)
+    """What a checkpoint holds, after validating it: ``config`` (a dict), ``irreps_in``,
+    ``features_irreps``, ``order_parameter_irreps`` ("" for none), ``types`` (the vertex types
+    it was trained on, [] for none) and its number of weights. ``CheckpointError`` (a ``ValueError``)
     for anything that is not a SymBreak model."""
     _import_torch_side()
     from . import checkpoint
 
     network, features = checkpoint.from_bytes(model)
     return {"config": network.config.to_dict(), "irreps_in": str(network.irreps_in),
-            "features_irreps": features.irreps, "weights": int(sum(p.numel() for p in network.parameters()))}
+            "features_irreps": features.irreps, "order_parameter_irreps": features.order_parameter_irreps,
+            "types": list(features.types), "weights": int(sum(p.numel() for p in network.parameters()))}
 
 
 def encode(displacements, lmax: int = 5) -> np.ndarray:

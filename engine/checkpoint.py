@@ -2,8 +2,9 @@
 
 A checkpoint is an ``.npz`` archive of plain arrays read with ``allow_pickle=False``:
 
-- ``header``: a JSON string with the format name, version, :class:`ModelConfig`, input irreps
-  and the parameter names;
+- ``header``: a JSON string with the format name, version, :class:`ModelConfig`, input irreps,
+  the vertex types the model was trained on (``types``, absent or ``[]`` for none) and the
+  parameter names;
 - ``parameter/<name>``: each network parameter (buffers are rebuilt from the config);
 - ``features``: the input features the model was trained with.
 """
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig
-from .features import Features
+from .features import MAX_TYPES, Features
 from .network import Network
 
 __all__ = ["CheckpointError", "to_bytes", "from_bytes", "to_text", "from_text", "text_to_bytes", "save", "load"]
@@ -67,7 +68,7 @@ def to_bytes(model: Network, features: Features) -> bytes:
     parameters = {name: p.detach().cpu().double().numpy() for name, p in model.named_parameters()}
     header = {"format": FORMAT, "version": VERSION, "config": model.config.to_dict(),
               "irreps_in": str(model.irreps_in), "features_irreps": features.irreps,
-              "parameters": sorted(parameters)}
+              "types": list(features.types), "parameters": sorted(parameters)}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, header=np.array(json.dumps(header)), features=features.values,
                         **{f"parameter/{name}": value for name, value in parameters.items()})
@@ -132,7 +133,10 @@ def from_bytes(data: bytes) -> tuple[Network, Features]:
     with torch.no_grad():
         for name, parameter in state.items():
             parameter.copy_(torch.as_tensor(stored[name]))
-    return model, Features(header["features_irreps"], features)
+    try:
+        return model, Features(header["features_irreps"], features, header["types"])
+    except ValueError as error:
+        raise CheckpointError(f"Damaged SymBreak model ({error})") from None
 
 
 def _members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -204,6 +208,10 @@ def _header(array: np.ndarray) -> dict:
     if not (isinstance(irreps, str) and isinstance(header.get("features_irreps"), str) and isinstance(parameters, list)
             and all(isinstance(p, str) for p in parameters)):
         raise CheckpointError("Damaged SymBreak model (irreps or parameter names are not text)")
+    types = header.setdefault("types", [])
+    if not (isinstance(types, list) and len(types) <= MAX_TYPES
+            and all(type(t) is int and abs(t) < 2**63 for t in types)):
+        raise CheckpointError(f"Damaged SymBreak model (its types must be at most {MAX_TYPES} integers)")
     if _irreps(irreps) != _irreps(header["features_irreps"]):
         raise CheckpointError(f"Damaged SymBreak model (features {header['features_irreps'][:40]!r} "
                               f"differ from the input irreps {irreps[:40]!r})")

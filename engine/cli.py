@@ -1,4 +1,5 @@
-"""``python -m engine``: train on a preset task or on point files, analyse symmetry.
+"""``python -m engine``: train on a preset task or on point files, analyse symmetry, with or
+without vertex types (``--types``).
 
 Bad input exits with status 2 and one line on stderr; ``--json`` prints exactly one JSON
 object on stdout; progress goes to stderr (a bar on a terminal).
@@ -85,6 +86,61 @@ def _read_npy(path: str, name: str) -> np.ndarray:
         return np.fromfile(file, dtype=dtype, count=shape[0] * 3).reshape(shape, order="F" if fortran else "C")
 
 
+def read_types(path: str, count: int) -> np.ndarray:
+    """``(count,)`` integer vertex types from a ``.npy`` array or a text file of one integer a
+    line (blank lines ignored); anything else raises :class:`InputError` with one line."""
+    name = shown(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{name}: no such file")
+    try:
+        if path.endswith(".npy"):
+            types = _read_npy_types(path, name)
+        else:
+            if os.path.getsize(path) > MAX_JSON_BYTES:
+                raise InputError(f"{name}: a types file may have at most {MAX_JSON_BYTES // 2**20} MiB")
+            with open(path, encoding="utf-8") as file:
+                types = _integers(file, name)
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError) as error:
+        detail = shown(str(error) or type(error).__name__)[:200]
+        raise InputError(f"{name}: cannot read types ({detail})") from None
+    if len(types) != count:
+        raise InputError(f"{name}: {len(types):,} types for {count:,} points; give one integer per point")
+    return types
+
+
+def _integers(lines, name: str) -> np.ndarray:
+    """The integers of a text file, one a line; :class:`InputError` naming the first line that is not one."""
+    values = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            values.append(int(text))
+        except ValueError:
+            raise InputError(f"{name}: line {number} is {shown(text)[:40]!r}, not an integer") from None
+        if len(values) > MAX_FILE_POINTS:
+            raise InputError(f"{name}: more than {MAX_FILE_POINTS:,} types")
+    return np.array(values, dtype=np.int64)
+
+
+def _read_npy_types(path: str, name: str) -> np.ndarray:
+    """A ``.npy`` array whose header promises integers of shape ``(N,)`` within the bound."""
+    with open(path, "rb") as file:
+        version = np.lib.format.read_magic(file)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(file)
+        if dtype.kind not in "iu" or dtype.hasobject:
+            raise InputError(f"{name}: expected integer types, got {dtype} values")
+        if len(shape) != 1 or not 0 < shape[0] <= MAX_FILE_POINTS:
+            raise InputError(f"{name}: expected an array of shape (N,) with N at most {MAX_FILE_POINTS:,}, got {shape}")
+        if file.tell() + shape[0] * dtype.itemsize != os.path.getsize(path):
+            raise InputError(f"{name}: its header promises {shape[0]:,} types, but the file holds a different amount")
+        return np.fromfile(file, dtype=dtype, count=shape[0])
+
+
 def _progress(total: int):
     """A callback drawing a bar on a terminal, or a line every 10% otherwise."""
     tty = sys.stderr.isatty()
@@ -114,13 +170,15 @@ def _train(args) -> dict:
             raise InputError("give --task NAME, or both --start and --target")
         start, target = read_points(args.start), read_points(args.target)
         name, order_parameter = "custom", None
+    types = None if args.types is None else read_types(args.types, len(start))
     config = api.ModelConfig(lmax=args.lmax, radius=args.radius, output=args.output)
     breaking = None
     if args.breaking != "none":
-        order_parameter, breaking = _breaking_input(args.breaking, start, target, order_parameter, config, args)
+        order_parameter, breaking = _breaking_input(args.breaking, start, target, types, order_parameter, config, args)
     steps = api.training_budget(api.count_edges(start, config.radius)) if args.iterations is None else args.iterations
-    trained = api.train(start, target, config=config, order_parameter=order_parameter, iterations=steps,
-                        lr=args.lr, seed=args.seed, progress=_progress(steps))
+    trained = api.train(start, target, config=config, order_parameter=order_parameter, types=types,
+                        iterations=steps, lr=args.lr, seed=args.seed, progress=_progress(steps))
+    summary = api.model_summary(trained.model)
     result = trained.prediction
     return {
         "task": name,
@@ -137,16 +195,17 @@ def _train(args) -> dict:
         "max_position_error": float(np.linalg.norm(result.predicted - target, axis=1).max()),
         "fit": trained.fit.to_dict(),
         "fit_summary": trained.fit.summary(),
-        "features": api.model_summary(trained.model)["features_irreps"],
+        "features": summary["features_irreps"],
+        "types": summary["types"],
         "order_parameter": breaking,
     }
 
 
-def _breaking_input(mode, start, target, order_parameter, config, args):
+def _breaking_input(mode, start, target, types, order_parameter, config, args):
     """The order parameter found by group theory (``auto``) or by gradient descent
     (``learned``), and what was found, for the JSON output."""
     if mode == "auto":
-        record = api.analyze(start, target, lmax=config.lmax)
+        record = api.analyze(start, target, types=types, lmax=config.lmax)
         found = record["order_parameter"]
         if record["learnable"]:
             return order_parameter, {"mode": mode, "description": "none needed: the target is learnable"}
@@ -154,7 +213,7 @@ def _breaking_input(mode, start, target, order_parameter, config, args):
             raise InputError(f"no global order parameter up to L={config.lmax} makes the target learnable")
         print(f"order parameter: {found['description']}", file=sys.stderr)
         return api.OrderParameter.from_dict(found), {"mode": mode, **found}
-    learned = api.learn_order_parameter(start, target, config=config, seed=args.seed).order_parameter
+    learned = api.learn_order_parameter(start, target, config=config, types=types, seed=args.seed).order_parameter
     print(f"order parameter {learned.description}", file=sys.stderr)
     return learned, {"mode": mode, **learned.to_dict()}
 
@@ -163,7 +222,8 @@ def _analyze(args) -> dict:
     start, target = read_points(args.start), read_points(args.target)
     if len(start) != len(target):
         raise InputError(f"start has {len(start)} points but target has {len(target)}")
-    return api.analyze(start, target, lmax=args.lmax)
+    types = None if args.types is None else read_types(args.types, len(start))
+    return api.analyze(start, target, types=types, lmax=args.lmax)
 
 
 def _summary(result: dict) -> str:
@@ -173,6 +233,10 @@ def _summary(result: dict) -> str:
     return (f"{result['task']}: {result['iterations']} iterations in {result['seconds']:.2f} s, "
             f"final loss {result['final_loss']:.3e}, {result['fit_summary']}, "
             f"{ambiguous} of {len(result['ambiguous'])} points ambiguous")
+
+
+TYPES_HELP = ("vertex types, one integer a line or a .npy (N,) array: only points of one type are exchanged by "
+              "a symmetry, and the network reads each point's type")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -191,11 +255,13 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--output", choices=["signal", "vector"], default="signal")
     train.add_argument("--breaking", choices=["none", "auto", "learned"], default="none",
                        help="add an order parameter: by group theory (auto) or by gradient descent (learned)")
+    train.add_argument("--types", help=TYPES_HELP)
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     analyze = commands.add_parser("analyze", help="point groups and the Curie check before training")
     analyze.add_argument("--start", required=True)
     analyze.add_argument("--target", required=True)
     analyze.add_argument("--lmax", type=int, default=5)
+    analyze.add_argument("--types", help=TYPES_HELP)
     analyze.add_argument("--json", action="store_true")
     return root
 

@@ -132,14 +132,15 @@ def learned_description(order_parameter: OrderParameter) -> str:
     return f"learned: L={top} carries {shares[top]:.1f}% of the norm" + (f" ({others})" if others else "")
 
 
-def learn_order_parameter(start, target, *, config: ModelConfig | None = None, iterations: int = 300,
-                          lr: float = 1e-2, penalty: float = 1e-3, seed: int = 0,
+def learn_order_parameter(start, target, *, config: ModelConfig | None = None, scalars: Features | None = None,
+                          iterations: int = 300, lr: float = 1e-2, penalty: float = 1e-3, seed: int = 0,
                           progress: Progress | None = None, cancel: Cancel | None = None,
                           per_point: bool = False, dtype: torch.dtype = torch.float32) -> Learned:
     r"""Find the symmetry-breaking input by gradient descent (Smidt, Geiger and Miller 2021).
 
     A global feature :math:`c = (c_l)_{1 \le l \le L}` is given to every point next to the
-    scalar 1 (with ``per_point``, each point has its own :math:`c_i`). Steps alternate between
+    scalar 1, or to the type ``scalars`` (:meth:`Features.of_types`) when given (with
+    ``per_point``, each point has its own :math:`c_i`). Steps alternate between
     the network and :math:`c` (Adam at ``lr``), :math:`c` minimising the loss plus
     :math:`\lambda_t \sum |c|`, so that only the degrees the target needs survive.
     :math:`\lambda_t` ramps up from 0 to ``penalty`` over the first half, which lets the
@@ -148,18 +149,19 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, i
     ``progress`` and ``cancel`` are as in :func:`train`.
     """
     config = (config or ModelConfig()).in_units_of(start, target - start)
+    scalars = checked_features(scalars, len(start))
     irreps = hidden_irreps(config.lmax)
     graph = Graph.of(config, start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
     generator = torch.Generator().manual_seed(seed)
     with threads.single_thread():
-        model = Network(config, str(irreps), generator=generator).to(dtype)
+        model = Network(config, f"{scalars.irreps}+{irreps[1:]}", generator=generator).to(dtype)
         shape = (len(start), irreps.dim - 1) if per_point else (irreps.dim - 1,)
         feature = torch.nn.Parameter(0.1 * torch.randn(shape, dtype=dtype, generator=generator))
-        one = torch.ones(len(start), 1, dtype=dtype)
+        fixed = torch.as_tensor(scalars.values, dtype=dtype)
 
         def loss():
-            x = torch.cat([one, feature.expand(len(start), -1)], dim=1)
+            x = torch.cat([fixed, feature.expand(len(start), -1)], dim=1)
             return torch.nn.functional.mse_loss(model(x, graph), goal)
 
         network_step = torch.optim.Adam(model.parameters(), lr=lr)

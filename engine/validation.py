@@ -8,7 +8,7 @@ import numpy as np
 from .config import ModelConfig
 from .order_parameter import OrderParameter
 
-__all__ = ["MAX_ALL_PAIRS", "check_points", "check_pair", "check_problem", "check_graph_size"]
+__all__ = ["MAX_ALL_PAIRS", "check_points", "check_pair", "check_types", "check_problem", "check_graph_size"]
 
 MAX_ALL_PAIRS = 100  # points; all pairs of more train slowly (150 points: 0.7 s a step)
 
@@ -37,6 +37,26 @@ def check_pair(start, target) -> tuple[np.ndarray, np.ndarray]:
     if start.shape != target.shape:
         raise ValueError(f"start and target must have the same number of points, got {len(start)} and {len(target)}")
     return start, target
+
+
+def check_types(types, num_points: int) -> np.ndarray | None:
+    """``(N,)`` int64 vertex types, one integer per point (None stays None: untyped), or
+    ``ValueError`` saying what is wrong."""
+    if types is None:
+        return None
+    try:
+        array = np.asarray(types)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"types must be integers, one per point: {error}") from None
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"types must be integers, one per point, got {array.dtype} values")
+    if array.shape != (num_points,):
+        shape = f"{len(array)} points" if array.ndim == 1 else f"shape {array.shape}"
+        raise ValueError(f"types must be one integer per point ({num_points}), got {shape}")
+    checked = array.astype(np.int64)
+    if not np.array_equal(checked, array):
+        raise ValueError("types must be integers below 2**63")
+    return checked
 
 
 def check_order_parameter(order_parameter: OrderParameter | None, num_points: int) -> None:

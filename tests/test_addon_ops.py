@@ -268,7 +268,7 @@ def test_prediction_job_matches_the_synchronous_call(symbreak):
     task = api.TASKS['rectangle-to-square']
     model = api.train(task.start, task.target, config=api.ModelConfig(), iterations=5).model
     job = jobs.Job('predicting', lambda progress, cancel: prediction.predict(
-        model, task.start, None, "float64", progress, cancel)).start()
+        model, task.start, None, None, "float64", progress, cancel)).start()
     assert job.wait(30) and job.error is None
     np.testing.assert_allclose(job.result.signals, api.predict(model, task.start).signals, atol=1e-12)
 

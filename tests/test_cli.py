@@ -84,6 +84,14 @@ def files(tmp_path):
     made["empty_npy"] = tmp_path / "empty.npy"
     made["empty_npy"].write_bytes(b"")
     made["missing"] = tmp_path / "missing.npy"
+    text("co", json.dumps([[0, 0, 0], [0, 0, 1.13]]))  # carbon monoxide, stretched and shifted
+    text("co_stretched", json.dumps([[0, 0, -0.05], [0, 0, 1.2]]))
+    text("co_types", "6\n8\n", suffix=".txt")
+    npy("co_types_npy", np.array([6, 8], dtype=np.int32))
+    text("three_types", "6\n8\n8\n", suffix=".txt")
+    text("word_types", "6\nO\n", suffix=".txt")
+    npy("float_types", np.array([6.0, 8.0]))
+    npy("table_types", np.array([[6], [8]]))
     return made
 
 
@@ -183,6 +191,25 @@ def test_analyze_rectangle_to_square(capsys, files):
     assert result["start_group"] == result["kept_group"]
 
 
+@pytest.mark.parametrize("types", ["co_types", "co_types_npy", None])
+def test_analyze_with_types(capsys, files, types):
+    """CO is C∞v with its types (a text file or a .npy), D∞h without."""
+    given = [] if types is None else ["--types", files[types]]
+    code, out, _ = cli(capsys, "analyze", "--start", files["co"], "--target", files["co_stretched"], *given, "--json")
+    assert code == 0
+    result = one_json_object(out)
+    assert (result["start_group"], result["learnable"]) == (("D∞h", False) if types is None else ("C∞v", True))
+
+
+def test_train_with_types(capsys, files):
+    """train --types: the network reads the two types and learns CO's stretch; the JSON names them."""
+    code, out, _ = cli(capsys, "train", "--start", files["co"], "--target", files["co_stretched"], "--types",
+                       files["co_types"], "--lmax", 2, "--iterations", 150, "--lr", 1e-2, "--json")
+    assert code == 0
+    result = one_json_object(out)
+    assert result["types"] == [6, 8] and result["features"] == "2x0e" and result["fit"]["max_error"] < 0.01
+
+
 def test_analyze_summary_without_json(capsys, files):
     code, out, _ = cli(capsys, "analyze", "--start", files["square_npy"], "--target", files["rectangle"])
     assert code == 0 and out.count("\n") == 1 and "learnable" in out.lower()
@@ -222,6 +249,12 @@ BAD = {
     "analyze-missing-file": ["analyze", "--start", "{missing}", "--target", "{square}"],
     "analyze-different-lengths": ["analyze", "--start", "{square}", "--target", "{five}"],
     "analyze-nan": ["analyze", "--start", "{nan}", "--target", "{square}"],
+    "types-missing-file": ["analyze", "--start", "{co}", "--target", "{co}", "--types", "{missing}"],
+    "types-count": ["analyze", "--start", "{co}", "--target", "{co}", "--types", "{three_types}"],
+    "types-not-integers": ["analyze", "--start", "{co}", "--target", "{co}", "--types", "{word_types}"],
+    "types-floats": ["train", "--start", "{co}", "--target", "{co}", "--types", "{float_types}"],
+    "types-2d": ["train", "--start", "{co}", "--target", "{co}", "--types", "{table_types}"],
+    "types-pickled": ["train", "--start", "{co}", "--target", "{co}", "--types", "{pickled}"],
 }
 
 
@@ -232,6 +265,16 @@ def test_bad_input(capsys, files, argv):
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.strip() and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name, message", [
+    ("types-count", "3 types for 2 points"), ("types-not-integers", "line 2 is 'O', not an integer"),
+    ("types-floats", "expected integer types, got float64"), ("types-2d", "shape (N,)"),
+])
+def test_bad_types_say_what_is_wrong(capsys, files, name, message):
+    """Each refusal names the types file and what is wrong with it."""
+    _, _, err = cli(capsys, *[a.format(**files) for a in BAD[name]])
+    assert message in err and "_types" in err
 
 
 def test_bad_input_subprocess(files):

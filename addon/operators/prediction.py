@@ -48,16 +48,17 @@ def _irreps(text: str) -> str:
     return "+".join(term.strip().removeprefix("1x") for term in text.split("+"))
 
 
-def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.OrderParameter], dtype: str,
-            progress: jobs.Progress, cancel: jobs.Cancel) -> api.Prediction:
-    """The prediction job: the stored model must take the source's current input."""
+def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.OrderParameter],
+            types: Optional[np.ndarray], dtype: str, progress: jobs.Progress, cancel: jobs.Cancel) -> api.Prediction:
+    """The prediction job: the stored model must take the source's current input (the engine
+    checks the types)."""
     api.load()
-    trained_with = _irreps(api.model_summary(model)["features_irreps"])
-    given = "0e" if order_parameter is None else f"0e+{order_parameter.irreps}"
+    trained_with = _irreps(api.model_summary(model)["order_parameter_irreps"]) or "none"
+    given = "none" if order_parameter is None else _irreps(order_parameter.irreps)
     if trained_with != given:
         raise ValueError(f"Input features changed since training ({trained_with} → {given}): train again")
-    return api.predict(model, positions, order_parameter=order_parameter, dtype=dtype, progress=progress,
-                       cancel=cancel)
+    return api.predict(model, positions, order_parameter=order_parameter, types=types, dtype=dtype,
+                       progress=progress, cancel=cancel)
 
 
 class SYMBREAK_OT_predict(BackgroundOperator):
@@ -79,8 +80,8 @@ class SYMBREAK_OT_predict(BackgroundOperator):
         model, order_parameter = storage.model_bytes(src.obj), inputs.breaking(src)
         dtype = "float32" if len(src.indices) > FLOAT32_ABOVE else "float64"
         self._source = src
-        return src.obj, lambda progress, cancel: predict(model, src.start, order_parameter, dtype,
-                                                                   progress, cancel), 2
+        return src.obj, lambda progress, cancel: predict(model, src.start, order_parameter, src.types, dtype,
+                                                         progress, cancel), 2
 
     def running(self, job: jobs.Job) -> str:
         assert self._source is not None

@@ -17,11 +17,11 @@ from .base import BackgroundOperator, Result, SceneOperator, fail
 LEARNING_ITERATIONS = 300
 
 
-def analyze(start: Any, target: Any, order_parameter: Optional[api.OrderParameter], progress: jobs.Progress,
-            cancel: jobs.Cancel) -> dict[str, Any]:
+def analyze(start: Any, target: Any, order_parameter: Optional[api.OrderParameter], types: Any,
+            progress: jobs.Progress, cancel: jobs.Cancel) -> dict[str, Any]:
     """The analysis job: point groups, the Curie check with the given input, the order parameters."""
     api.load()
-    return api.analyze(start, target, order_parameter, progress=progress, cancel=cancel)
+    return api.analyze(start, target, order_parameter, types=types, progress=progress, cancel=cancel)
 
 
 class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
@@ -38,7 +38,8 @@ class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
         src = inputs.source(context)
         inputs.check_editable(src.obj)
         target, order_parameter = inputs.target(src), inputs.breaking(src)
-        return src.obj, lambda progress, cancel: analyze(src.start, target, order_parameter, progress, cancel), 2
+        return src.obj, lambda progress, cancel: analyze(src.start, target, order_parameter, src.types, progress,
+                                                         cancel), 2
 
     def running(self, job: jobs.Job) -> str:
         assert self._obj is not None
@@ -61,7 +62,7 @@ def learn(problem: inputs.Problem, graph: str, seed: int, progress: jobs.Progres
     """The learning job, on the graph :func:`inputs.with_graph` chooses."""
     api.load()
     problem = inputs.with_graph(problem, graph)
-    return api.learn_order_parameter(problem.start, problem.target, config=problem.config,
+    return api.learn_order_parameter(problem.start, problem.target, config=problem.config, types=problem.types,
                                      iterations=LEARNING_ITERATIONS, seed=seed, progress=progress, cancel=cancel)
 
 
@@ -79,7 +80,7 @@ class SYMBREAK_OT_learn_order_parameter(BackgroundOperator):
         src = inputs.source(context)
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
-        problem = inputs.Problem(src.start, inputs.target(src), inputs.config(values), None)
+        problem = inputs.Problem(src.start, inputs.target(src), inputs.config(values), None, src.types)
         graph, seed = values["graph"], values["seed"]
         return src.obj, lambda progress, cancel: learn(problem, graph, seed, progress, cancel), LEARNING_ITERATIONS
 

@@ -74,7 +74,7 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
     if clock is not None:
         clock.total = steps
     try:
-        checked, skipped = api.analyze(start, target, order_parameter, cancel=cancel), ""
+        checked, skipped = api.analyze(start, target, order_parameter, types=problem.types, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
     def timed(iteration: int, loss: float) -> None:
@@ -82,7 +82,7 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
             clock.step(iteration)
         progress(iteration, loss)
 
-    result = api.train(start, target, config=problem.config, order_parameter=order_parameter,
+    result = api.train(start, target, config=problem.config, order_parameter=order_parameter, types=problem.types,
                        iterations=steps, lr=values["lr"], seed=values["seed"],
                        progress=timed, cancel=cancel)
     radius = problem.config.radius
