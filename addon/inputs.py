@@ -220,12 +220,10 @@ def config(values: dict[str, Any]) -> api.ModelConfig:
 
 
 def with_graph(problem: Problem, graph: str) -> Problem:
-    """In a job: ``problem`` with its graph chosen. Graph 'AUTO' keeps all pairs up to
-    ``api.MAX_ALL_PAIRS`` vertices, as in the seed, and above that takes the radius
-    ``api.suggest_radius`` picks from the mesh for training."""
-    if graph != 'AUTO' or len(problem.start) <= api.MAX_ALL_PAIRS:
+    """In a job: ``problem`` with its graph chosen; graph 'AUTO' takes ``api.automatic_radius``."""
+    if graph != 'AUTO':
         return problem
-    radius = api.suggest_radius(problem.start, for_training=True)
+    radius = api.automatic_radius(problem.start)
     return dataclasses.replace(problem, config=dataclasses.replace(problem.config, radius=radius))
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "load", "check_points", "check_problem", "analyze", "train", "predict", "learn_order_parameter",
     "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary", "encode",
     "MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "LR", "training_budget", "count_edges", "suggest_radius",
+    "automatic_radius",
     "isolated_points",
     "model_from_text",
 ]
@@ -309,6 +310,13 @@ def suggest_radius(positions, *, for_training: bool = False) -> float:
     from .graph_size import suggest_radius as suggest
 
     return suggest(_check_points(positions, "positions"), limit=MAX_TRAINING_EDGES if for_training else MAX_EDGES)
+
+
+def automatic_radius(positions) -> float | None:
+    """The graph to train on when the user picks none: all pairs (None) up to :data:`MAX_ALL_PAIRS`
+    points, as in the seed, and above that :func:`suggest_radius` for training."""
+    points = _check_points(positions, "positions")
+    return None if len(points) <= MAX_ALL_PAIRS else suggest_radius(points, for_training=True)
 
 
 def isolated_points(positions, radius: float | None) -> np.ndarray:

@@ -171,7 +171,8 @@ def _train(args) -> dict:
         start, target = read_points(args.start), read_points(args.target)
         name, order_parameter = "custom", None
     types = None if args.types is None else read_types(args.types, len(start))
-    config = api.ModelConfig(lmax=args.lmax, radius=args.radius, output=args.output)
+    radius = api.automatic_radius(start) if args.radius is None else args.radius
+    config = api.ModelConfig(lmax=args.lmax, radius=radius, output=args.output)
     breaking = None
     if args.breaking != "none":
         order_parameter, breaking = _breaking_input(args.breaking, start, target, types, order_parameter, config, args)
@@ -251,7 +252,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=api.LR, help="learning rate the cosine schedule starts from")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--lmax", type=int, default=5)
-    train.add_argument("--radius", type=float, default=None, help="graph radius (default: all pairs)")
+    train.add_argument("--radius", type=float, default=None, help="graph radius (default: all pairs up to 100 points, "
+                       "else one chosen from the points)")
     train.add_argument("--output", choices=["signal", "vector"], default="signal")
     train.add_argument("--breaking", choices=["none", "auto", "learned"], default="none",
                        help="add an order parameter: by group theory (auto) or by gradient descent (learned)")

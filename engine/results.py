@@ -106,8 +106,9 @@ class TrainResult:
     ----------
     prediction : the decoded outputs of the trained model
     model : the checkpoint (``engine.checkpoint`` bytes: plain arrays, never code)
-    loss_history : ``(T,)`` the loss before each step
-    final_loss : the loss of the returned outputs (after the last step)
+    loss_history : ``(T,)`` the loss before each step, with the displacements in units of the
+        largest (``fit.largest_displacement``), so that it reads the same at any scale
+    final_loss : the loss of the returned outputs (after the last step), in the same units
     seconds : wall time from the call to the trained model
     fit : the prediction's position errors against the target (:class:`Fit`)
     """

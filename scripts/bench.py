@@ -145,6 +145,7 @@ def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
     from engine import training
     from engine.graph import Graph
     from engine.reference import ReferenceNetwork
+    from engine.schedule import Schedule
     from engine.signals import encode
 
     if threads:
@@ -154,7 +155,7 @@ def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
     began = time.perf_counter()
     ends: list[float] = []
     if side == "engine":
-        result = training.train(start, target, config=config, iterations=steps,
+        result = training.train(start, target, config=config, schedule=Schedule(steps, tolerance=None),
                                 progress=lambda iteration, loss: ends.append(time.perf_counter()))
         edges = Graph.of(config, start).num_edges
     else:

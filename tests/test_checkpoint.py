@@ -18,6 +18,7 @@ from engine.network import Network
 from engine.order_parameter import axis_pair
 from engine.tasks import rectangle, square
 from engine.prediction import predict
+from engine.schedule import Schedule
 from engine.training import train
 
 TASK3_INPUT = axis_pair((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
@@ -49,7 +50,7 @@ def trained():
     """A small model trained briefly (in float32, the default) on Task 3's inputs."""
     features = Features.with_order_parameter(4, TASK3_INPUT)
     result = train(square(), rectangle(), config=ModelConfig(lmax=3, radial_neurons=16, radius=5.0),
-                   features=features, iterations=5)
+                   features=features, schedule=Schedule(5))
     return result.model, features
 
 

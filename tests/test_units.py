@@ -47,7 +47,7 @@ def test_the_same_task_trains_the_same_at_any_scale():
     errors = []
     for scale in (1e-3, 1.0, 1e6):
         result = api.train(task.start * scale, task.target * scale, config=SMALL, iterations=60)
-        errors.append(result.fit.max_error / result.fit.largest_displacement)
+        errors.append(result.fit.max_error)
         assert result.model  # a model in the mesh's units
     np.testing.assert_allclose(errors, errors[1], rtol=1e-3)
     assert errors[1] < 0.5
@@ -84,5 +84,5 @@ def test_default_training_stops_once_it_fits():
     """The seed's Task 1 with the defaults: fit to 1e-3 of its displacement, well before the budget."""
     task = api.TASKS["rectangle-to-square"]
     result = api.train(task.start, task.target, config=api.ModelConfig())
-    assert result.fit.max_error < 1e-2 * result.fit.largest_displacement
+    assert result.fit.max_error < 1e-2
     assert len(result.loss_history) < api.training_budget(16)
