@@ -34,6 +34,7 @@ from .graph_size import MAX_EDGES, MAX_TRAINING_EDGES
 from .errors import Cancelled, Diverged, EngineUnavailable
 from .order_parameter import OrderParameter
 from .order_parameter import axis_pair as _axis_pair
+from .pairing import Pairing, check_pairing
 from .results import EngineInfo, Fit, Learned, Prediction, Surfaces, TrainResult
 from .tasks import TASKS, Task
 from .validation import MAX_ALL_PAIRS, check_order_parameter, check_pair
@@ -46,7 +47,7 @@ __all__ = [
     "load", "check_points", "check_problem", "analyze", "train", "predict", "learn_order_parameter",
     "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary", "encode",
     "MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "count_edges", "suggest_radius", "isolated_points",
-    "model_from_text",
+    "model_from_text", "Pairing", "check_pairing",
 ]
 
 Progress = Callable[[int, float], None]

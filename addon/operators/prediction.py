@@ -48,14 +48,29 @@ def _irreps(text: str) -> str:
     return "+".join(term.strip().removeprefix("1x") for term in text.split("+"))
 
 
+def check_all_pairs(radius: Optional[float], count: int, trained_on: Optional[int]) -> None:
+    """``ValueError`` when a model that convolves over all pairs (``radius`` None) is asked for more
+    than ``api.MAX_ALL_PAIRS`` vertices, saying what helps: the model keeps the graph it was
+    trained with (on ``trained_on`` vertices), whatever the Graph setting says now."""
+    if radius is not None or count <= api.MAX_ALL_PAIRS:
+        return
+    on = "" if trained_on is None else f" on {trained_on} vertices"
+    raise ValueError(f"The model was trained{on} with all pairs as its graph and keeps it, so it cannot predict "
+                     f"{count} vertices (all pairs take at most {api.MAX_ALL_PAIRS}): predict at most "
+                     f"{api.MAX_ALL_PAIRS} (select them in Edit Mode), or train again with Graph set to Radius "
+                     f"(Automatic takes all pairs up to {api.MAX_ALL_PAIRS} vertices)")
+
+
 def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.OrderParameter], dtype: str,
-            progress: jobs.Progress, cancel: jobs.Cancel) -> api.Prediction:
-    """The prediction job: the stored model must take the source's current input."""
+            progress: jobs.Progress, cancel: jobs.Cancel, trained_on: Optional[int] = None) -> api.Prediction:
+    """The prediction job: the stored model must take the source's current input, on its own graph."""
     api.load()
-    trained_with = _irreps(api.model_summary(model)["features_irreps"])
+    summary = api.model_summary(model)
+    trained_with = _irreps(summary["features_irreps"])
     given = "0e" if order_parameter is None else f"0e+{order_parameter.irreps}"
     if trained_with != given:
         raise ValueError(f"Input features changed since training ({trained_with} → {given}): train again")
+    check_all_pairs(summary["config"]["radius"], len(positions), trained_on)
     return api.predict(model, positions, order_parameter=order_parameter, dtype=dtype, progress=progress,
                        cancel=cancel)
 
@@ -77,10 +92,12 @@ class SYMBREAK_OT_predict(BackgroundOperator):
         if not storage.has_model(src.obj):
             raise ValueError(f"{src.obj.name!r} has no trained model")
         model, order_parameter = storage.model_bytes(src.obj), inputs.breaking(src)
+        target, _ = storage.readable(storage.target, src.obj)
+        trained_on = None if target is None else len(target)
         dtype = "float32" if len(src.indices) > FLOAT32_ABOVE else "float64"
         self._source = src
         return src.obj, lambda progress, cancel: predict(model, src.start, order_parameter, dtype,
-                                                                   progress, cancel), 2
+                                                         progress, cancel, trained_on), 2
 
     def running(self, job: jobs.Job) -> str:
         assert self._source is not None

@@ -38,6 +38,7 @@ class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
         src = inputs.source(context)
         inputs.check_editable(src.obj)
         target, order_parameter = inputs.target(src), inputs.breaking(src)
+        self.doubt = inputs.target_doubt(src, target)
         return src.obj, lambda progress, cancel: analyze(src.start, target, order_parameter, progress, cancel), 2
 
     def running(self, job: jobs.Job) -> str:
@@ -80,6 +81,7 @@ class SYMBREAK_OT_learn_order_parameter(BackgroundOperator):
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
         problem = inputs.Problem(src.start, inputs.target(src), inputs.config(values), None)
+        self.doubt = inputs.target_doubt(src, problem.target)
         graph, seed = values["graph"], values["seed"]
         return src.obj, lambda progress, cancel: learn(problem, graph, seed, progress, cancel), LEARNING_ITERATIONS
 

@@ -34,7 +34,8 @@ class StepClock:
     ``step(i)`` follows step ``i`` (from 0). With :math:`t_i` its time, a step costs
     :math:`c = (t_i - t_0) / i` (step 0 carries the one-time set-up and is left out) and
     :math:`c\,(T - 1 - i)` seconds are left of :math:`T` steps. ``expected`` is the whole run's
-    time, from the job's start, as first measured after :data:`MEASURED` steps.
+    time, from the click (the clock is made when the job is prepared), as first measured after
+    :data:`MEASURED` steps; ``seconds()`` the time since the click.
     """
 
     MEASURED = 3
@@ -45,6 +46,9 @@ class StepClock:
         self.first: Optional[float] = None
         self.left: Optional[float] = None
         self.expected: Optional[float] = None
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.began
 
     def step(self, iteration: int) -> None:
         now = time.perf_counter()
@@ -105,6 +109,7 @@ class SYMBREAK_OT_train(BackgroundOperator):
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
         problem = inputs.problem(src, values)
+        self.doubt = inputs.target_doubt(src, problem.target)
         clock = StepClock(values["iterations"])
         self._source, self._problem, self._settings, self._clock, self._told = src, problem, values, clock, False
         return (src.obj, lambda progress, cancel: train(problem, values, progress, cancel, clock),
@@ -130,8 +135,9 @@ class SYMBREAK_OT_train(BackgroundOperator):
         storage.store_target(obj, problem.target)
         keep_prediction(context, obj, p)
         storage.store_fit(obj, result.fit)
+        clicked = self._clock.seconds() if self._clock is not None else result.seconds
         own = props.object_settings(obj)
-        own.final_loss, own.train_seconds = float(result.final_loss), float(result.seconds)
+        own.final_loss, own.train_seconds = float(result.final_loss), float(clicked)
         if trained.checked is not None:
             storage.store_symmetry(obj, trained.checked)
         warning = trained.skipped or (trained.checked or {}).get("warning", "")
@@ -146,8 +152,10 @@ class SYMBREAK_OT_train(BackgroundOperator):
                   if self._settings["graph"] == 'AUTO' and trained.radius is not None else "")
         expected = self._clock.expected if self._clock is not None else None
         guessed = "" if expected is None else f" ({duration(expected)} expected)"
-        self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {result.seconds:.2f} s"
-                              f"{guessed}, final loss {result.final_loss:.3g}, {result.fit.summary()}{tied}{chosen}")
+        self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {clicked:.2f} s{guessed}, "
+                              f"of which {result.seconds:.2f} s training and {clicked - result.seconds:.2f} s the "
+                              f"symmetry check and set-up; final loss {result.final_loss:.3g}, "
+                              f"{result.fit.summary()}{tied}{chosen}")
 
 
 CLASSES = [SYMBREAK_OT_train]
