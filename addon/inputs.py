@@ -165,26 +165,37 @@ def check_target_shape_key(obj: bpy.types.Object) -> None:
 
 
 def target_doubt(src: Source, local: np.ndarray) -> str:
-    """One sentence when the target ``local`` looks like a trap, else "": a target key that
-    deforms the mesh now (it shows the target, not the start), or a target object whose vertex
-    pairing by index looks wrong (:func:`api.check_pairing`: offset, another shape or pose,
-    another vertex order)."""
+    """One sentence when the target ``local`` looks like a trap, else "" (:func:`api.check_pairing`):
+    a target where the start is (nothing moves); a target key that deforms the mesh now (it shows
+    the target, not the start); a target object whose pairing by vertex index looks wrong (offset,
+    another shape or pose, another vertex order)."""
     obj, own = src.obj, props.object_settings(src.obj)
+    if own.target_mode == 'TASK':
+        return ""
+    pairing = api.check_pairing(src.start, local)
     if own.target_mode == 'SHAPE_KEY':
+        name = own.target_shape_key
+        if pairing.still:
+            return (f"Shape key {name!r} is where the basis is, so nothing moves: shape it into the target first "
+                    "(Edit Mode with the key active)")
         keys = mesh.mesh_data(obj).shape_keys
-        block = keys.key_blocks.get(own.target_shape_key) if keys is not None else None
+        block = keys.key_blocks.get(name) if keys is not None else None
         if block is None or block.mute or abs(block.value) < 1e-6:
             return ""
-        return (f"Shape key {block.name!r} is at value {block.value:.2g}, so {obj.name!r} shows its target rather "
+        return (f"Shape key {name!r} is at value {block.value:.2g}, so {obj.name!r} shows its target rather "
                 "than its start: set the value to 0 to see what the network moves (Animate needs it at 0)")
-    if own.target_mode != 'OBJECT':
-        return ""
-    other = own.target_object.name
-    found = api.check_pairing(src.start, local).warnings(start=repr(obj.name), target=repr(other))
+    other = own.target_object
+    found = pairing.warnings(start=repr(obj.name), target=repr(other.name))
     if not found:
         return ""
-    return (f"Target {other!r} is paired with {obj.name!r} by vertex index, each vertex where it is in the scene, "
-            f"but {'; '.join(found)}. Make the target from a copy of {obj.name!r} placed over it, or use a shape key")
+    keys = mesh.mesh_data(other).shape_keys
+    unapplied = ((keys is not None and len(keys.key_blocks) > 1) or any(m.show_viewport for m in other.modifiers))
+    why = f" ({other.name!r} is read without its shape keys and modifiers: apply them first)" if unapplied else ""
+    if pairing.still:
+        return f"Target {other.name!r} is where {obj.name!r} is, so nothing moves{why}"
+    return (f"Target {other.name!r} is paired with {obj.name!r} by vertex index, each vertex where it is in the "
+            f"scene, but {'; '.join(found)}{why}. Make the target from a copy of {obj.name!r} placed over it, "
+            "or use a shape key")
 
 
 def breaking(src: Source) -> Optional[api.OrderParameter]:

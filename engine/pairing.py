@@ -27,6 +27,7 @@ class Pairing:
     :math:`R = \sqrt{\tfrac1N \sum_i |s_i - \bar s|^2}`:
 
     .. math::
+        \mathrm{largest} = \max_i |t_i - s_i| / R, \qquad
         \mathrm{shift} = |\bar t - \bar s| / R, \qquad
         \mathrm{spread} = \mathrm{median}_i\, |(t_i - s_i) - (\bar t - \bar s)| / R,
 
@@ -45,15 +46,21 @@ class Pairing:
 
     radius: float          # R, in the start's units
     distance: float        # |t̄ - s̄|, in the start's units
+    largest: float
     shift: float
     spread: float
     start_scatter: float
     target_scatter: float
 
+    STILL = 1e-6      # no point moves more than this (float32 rounding): the target is the start
     SHIFT = 0.5       # a centre moved by more than half the RMS radius: the target looks misplaced
     SPREAD = 1.0      # points moving farther than the RMS radius, the offset aside: another shape or pose
     FINE = 0.45       # the start is fine enough to tell its neighbours from random pairs
     SCATTERED = 0.7   # neighbours land nearly as far apart as random pairs: another point order
+
+    @property
+    def still(self) -> bool:
+        return self.largest <= self.STILL
 
     @property
     def reordered(self) -> bool:
@@ -61,6 +68,8 @@ class Pairing:
 
     def warnings(self, start: str = "the start", target: str = "the target") -> list[str]:
         """One sentence for each check that fails, naming the point sets ``start`` and ``target``."""
+        if self.still:
+            return [f"no point moves: {target} is where {start} is"]
         found = []
         if self.shift > self.SHIFT:
             found.append(f"the centre of {target} is {self.distance:.3g} from that of {start}, "
@@ -89,15 +98,16 @@ def check_pairing(start, target) -> Pairing:
     offset = target.mean(axis=0) - centre
     radius = float(np.sqrt(np.mean(np.sum((start - centre) ** 2, axis=1))))
     if radius == 0.0:  # a start of coincident points has no size to compare with
-        return Pairing(0.0, float(np.linalg.norm(offset)), 0.0, 0.0, 1.0, 1.0)
+        return Pairing(0.0, float(np.linalg.norm(offset)), np.inf, 0.0, 0.0, 1.0, 1.0)
     rng = np.random.default_rng(0)
     n = len(start)
     chosen, pool = rng.permutation(n)[:SAMPLE], rng.permutation(n)[:POOL]
     neighbour = _nearest(start - centre, chosen, pool, coincident=(1e-6 * radius) ** 2)
     partner = (chosen + rng.integers(1, n, size=len(chosen))) % n
-    moved = np.linalg.norm(target - start - offset, axis=1)
-    return Pairing(radius, float(np.linalg.norm(offset)), float(np.linalg.norm(offset)) / radius,
-                   float(np.median(moved)) / radius, _scatter(start, chosen, neighbour, partner),
+    moved = np.linalg.norm(target - start, axis=1)
+    beyond = np.linalg.norm(target - start - offset, axis=1)
+    return Pairing(radius, float(np.linalg.norm(offset)), float(moved.max()) / radius,
+                   float(np.linalg.norm(offset)) / radius, float(np.median(beyond)) / radius, _scatter(start, chosen, neighbour, partner),
                    _scatter(target, chosen, neighbour, partner))
 
 

@@ -19,11 +19,12 @@ from .prediction import keep_prediction, stored
 @dataclass(frozen=True)
 class Trained:
     """What the training job hands back: the engine's result, the symmetry check of the inputs it
-    trained with (None when it could not be made, with the reason in ``skipped``)."""
+    trained with (None when it could not be made, with the reason in ``skipped``) and its time."""
 
     result: api.TrainResult
     checked: Optional[dict[str, Any]]
     skipped: str
+    checking: float           # seconds of the symmetry check
     radius: Optional[float]   # the graph radius trained with (None: all pairs)
     isolated: int             # vertices with no neighbour within it
 
@@ -73,10 +74,13 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
     problem = inputs.with_graph(problem, values["graph"])
     start, target, order_parameter = problem.start, problem.target, problem.order_parameter
     api.check_problem(start, target, problem.config, order_parameter)
+    began = time.perf_counter()
     try:
         checked, skipped = api.analyze(start, target, order_parameter, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
+    checking = time.perf_counter() - began
+
     def timed(iteration: int, loss: float) -> None:
         if clock is not None:
             clock.step(iteration)
@@ -86,7 +90,7 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
                        iterations=values["iterations"], lr=values["lr"], seed=values["seed"],
                        progress=timed, cancel=cancel)
     radius = problem.config.radius
-    return Trained(result, checked, skipped, radius, len(api.isolated_points(start, radius)))
+    return Trained(result, checked, skipped, checking, radius, len(api.isolated_points(start, radius)))
 
 
 class SYMBREAK_OT_train(BackgroundOperator):
@@ -153,8 +157,9 @@ class SYMBREAK_OT_train(BackgroundOperator):
         expected = self._clock.expected if self._clock is not None else None
         guessed = "" if expected is None else f" ({duration(expected)} expected)"
         self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {clicked:.2f} s{guessed}, "
-                              f"of which {result.seconds:.2f} s training and {clicked - result.seconds:.2f} s the "
-                              f"symmetry check and set-up; final loss {result.final_loss:.3g}, "
+                              f"of which {result.seconds:.2f} s training, {trained.checking:.2f} s the symmetry "
+                              f"check and {clicked - result.seconds - trained.checking:.2f} s the rest (graph, "
+                              f"peaks, storing); final loss {result.final_loss:.3g}, "
                               f"{result.fit.summary()}{tied}{chosen}")
 
 
