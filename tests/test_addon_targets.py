@@ -263,6 +263,17 @@ def test_predict_after_training_a_selection_says_what_helps(symbreak):
     assert bpy.ops.symbreak.predict() == {'FINISHED'}
 
 
+def test_predict_with_another_symmetry_breaking_input_says_what_changed(symbreak):
+    from helpers import trained
+
+    obj = trained("Task 1")
+    obj.symbreak.breaking = 'AXIS_PAIR'
+    expect_cancelled(bpy.ops.symbreak.predict, r"trained with the inputs 0e, but Symmetry Breaking now gives "
+                                               r"0e\+2e .*: set it back, or train again")
+    obj.symbreak.breaking = 'NONE'
+    assert bpy.ops.symbreak.predict() == {'FINISHED'}
+
+
 # --- the time Train reports is the whole click ----------------------------------------------------
 
 def test_train_reports_the_whole_click_with_its_parts(symbreak, monkeypatch, capfd):

@@ -158,8 +158,8 @@ class SYMBREAK_OT_train(BackgroundOperator):
         guessed = "" if expected is None else f" ({duration(expected)} expected)"
         self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {clicked:.2f} s{guessed}, "
                               f"of which {result.seconds:.2f} s training, {trained.checking:.2f} s the symmetry "
-                              f"check and {clicked - result.seconds - trained.checking:.2f} s the rest (graph, "
-                              f"peaks, storing); final loss {result.final_loss:.3g}, "
+                              f"check and {clicked - result.seconds - trained.checking:.2f} s the rest (set-up, "
+                              f"reading the peaks, packing the model); final loss {result.final_loss:.3g}, "
                               f"{result.fit.summary()}{tied}{chosen}")
 
 
