@@ -263,6 +263,24 @@ def test_predict_after_training_a_selection_says_what_helps(symbreak):
     assert bpy.ops.symbreak.predict() == {'FINISHED'}
 
 
+def test_predict_on_more_edges_than_the_kept_radius_can_hold_says_what_helps(symbreak):
+    """Trained with a radius of 10 on 4 vertices of a ball of 1,600 (all within it of each other):
+    the 2,560,000 edges of the whole are refused before any work, naming the kept radius."""
+    from symbreak.addon import mesh
+
+    points = np.random.default_rng(0).uniform(-1, 1, size=(1600, 3))
+    obj = _linked("Ball", points)
+    mesh.set_shape_key(obj, "Target", points * [1.2, 1.0, 1.0])
+    activate(obj)
+    training = bpy.context.scene.symbreak.training
+    training.graph, training.radius = 'RADIUS', 10.0
+    selected = np.zeros(len(points), dtype=bool)
+    selected[:4] = True
+    train_selected(obj, selected)
+    expect_cancelled(bpy.ops.symbreak.predict, r"keeps the graph radius 10 it was trained with, which links about "
+                                               r"2,560,000 edges among 1,600 vertices, more than the 2,000,000")
+
+
 def test_predict_with_another_symmetry_breaking_input_says_what_changed(symbreak):
     from helpers import trained
 

@@ -48,17 +48,23 @@ def _irreps(text: str) -> str:
     return "+".join(term.strip().removeprefix("1x") for term in text.split("+"))
 
 
-def check_all_pairs(radius: Optional[float], count: int, trained_on: Optional[int]) -> None:
-    """``ValueError`` when a model that convolves over all pairs (``radius`` None) is asked for more
-    than ``api.MAX_ALL_PAIRS`` vertices, saying what helps: the model keeps the graph it was
-    trained with (on ``trained_on`` vertices), whatever the Graph setting says now."""
-    if radius is not None or count <= api.MAX_ALL_PAIRS:
-        return
-    on = "" if trained_on is None else f" on {trained_on} vertices"
-    raise ValueError(f"The model was trained{on} with all pairs as its graph and keeps it, so it cannot predict "
-                     f"{count} vertices (all pairs take at most {api.MAX_ALL_PAIRS}): predict at most "
-                     f"{api.MAX_ALL_PAIRS} (select them in Edit Mode), or train again with Graph set to Radius "
-                     f"(Automatic takes all pairs up to {api.MAX_ALL_PAIRS} vertices)")
+def check_graph(radius: Optional[float], positions: np.ndarray, trained_on: Optional[int]) -> None:
+    """``ValueError`` when the graph the model keeps from its training (all pairs, ``radius`` None,
+    or a radius graph), whatever the Graph setting says now, cannot take ``positions``: more than
+    ``api.MAX_ALL_PAIRS`` vertices for all pairs, more than ``api.MAX_EDGES`` edges for a radius.
+    The message says what helps."""
+    count = len(positions)
+    if radius is None and count > api.MAX_ALL_PAIRS:
+        on = "" if trained_on is None else f" on {trained_on} vertices"
+        raise ValueError(f"The model was trained{on} with all pairs as its graph and keeps it, so it cannot predict "
+                         f"{count} vertices (all pairs take at most {api.MAX_ALL_PAIRS}): predict at most "
+                         f"{api.MAX_ALL_PAIRS} (select them in Edit Mode), or train again with Graph set to Radius "
+                         f"(Automatic takes all pairs up to {api.MAX_ALL_PAIRS} vertices)")
+    if radius is not None and (edges := api.count_edges(positions, radius)) > api.MAX_EDGES:
+        raise ValueError(f"The model keeps the graph radius {radius:.3g} it was trained with, which links about "
+                         f"{edges:,} edges among {count:,} vertices, more than the {api.MAX_EDGES:,} a prediction "
+                         "can hold: predict fewer vertices (select them in Edit Mode), or train again with a "
+                         "smaller Radius")
 
 
 def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.OrderParameter], dtype: str,
@@ -71,7 +77,7 @@ def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.O
     if trained_with != given:
         raise ValueError(f"The model was trained with the inputs {trained_with}, but Symmetry Breaking now gives "
                          f"{given} (0e is the scalar 1 on every vertex): set it back, or train again")
-    check_all_pairs(summary["config"]["radius"], len(positions), trained_on)
+    check_graph(summary["config"]["radius"], positions, trained_on)
     return api.predict(model, positions, order_parameter=order_parameter, dtype=dtype, progress=progress,
                        cancel=cancel)
 
