@@ -46,11 +46,11 @@ class Pairing:
 
     radius: float          # R, in the start's units
     distance: float        # |t̄ - s̄|, in the start's units
-    largest: float
+    largest: float         # max |t_i - s_i| / R; the rest as in the formulas
     shift: float
     spread: float
-    start_scatter: float
-    target_scatter: float
+    start_scatter: float   # scatter(s)
+    target_scatter: float  # scatter(t)
 
     STILL = 1e-6      # no point moves more than this (float32 rounding): the target is the start
     SHIFT = 0.5       # a centre moved by more than half the RMS radius: the target looks misplaced
@@ -97,18 +97,20 @@ def check_pairing(start, target) -> Pairing:
     centre = start.mean(axis=0)
     offset = target.mean(axis=0) - centre
     radius = float(np.sqrt(np.mean(np.sum((start - centre) ** 2, axis=1))))
+    distance = float(np.linalg.norm(offset))
     if radius == 0.0:  # a start of coincident points has no size to compare with
-        return Pairing(0.0, float(np.linalg.norm(offset)), np.inf, 0.0, 0.0, 1.0, 1.0)
+        return Pairing(radius=0.0, distance=distance, largest=np.inf, shift=0.0, spread=0.0,
+                       start_scatter=1.0, target_scatter=1.0)
     rng = np.random.default_rng(0)
     n = len(start)
     chosen, pool = rng.permutation(n)[:SAMPLE], rng.permutation(n)[:POOL]
     neighbour = _nearest(start - centre, chosen, pool, coincident=(1e-6 * radius) ** 2)
     partner = (chosen + rng.integers(1, n, size=len(chosen))) % n
-    moved = np.linalg.norm(target - start, axis=1)
-    beyond = np.linalg.norm(target - start - offset, axis=1)
-    return Pairing(radius, float(np.linalg.norm(offset)), float(moved.max()) / radius,
-                   float(np.linalg.norm(offset)) / radius, float(np.median(beyond)) / radius, _scatter(start, chosen, neighbour, partner),
-                   _scatter(target, chosen, neighbour, partner))
+    moved = target - start
+    return Pairing(radius=radius, distance=distance, largest=float(np.linalg.norm(moved, axis=1).max()) / radius,
+                   shift=distance / radius, spread=float(np.median(np.linalg.norm(moved - offset, axis=1))) / radius,
+                   start_scatter=_scatter(start, chosen, neighbour, partner),
+                   target_scatter=_scatter(target, chosen, neighbour, partner))
 
 
 def _nearest(points: np.ndarray, chosen: np.ndarray, pool: np.ndarray, coincident: float) -> np.ndarray:

@@ -75,8 +75,9 @@ def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.O
     trained_with = _irreps(summary["features_irreps"])
     given = "0e" if order_parameter is None else f"0e+{order_parameter.irreps}"
     if trained_with != given:
-        raise ValueError(f"The model was trained with the inputs {trained_with}, but Symmetry Breaking now gives "
-                         f"{given} (0e is the scalar 1 on every vertex): set it back, or train again")
+        raise ValueError(f"Input features changed since training: the model was trained with {trained_with}, but "
+                         f"Symmetry Breaking now gives {given} (0e is the scalar 1 on every vertex): set it back, "
+                         "or train again")
     check_graph(summary["config"]["radius"], positions, trained_on)
     return api.predict(model, positions, order_parameter=order_parameter, dtype=dtype, progress=progress,
                        cancel=cancel)
