@@ -116,14 +116,14 @@ def target(src: Source) -> np.ndarray:
     along the object's axes."""
     obj, own = src.obj, props.object_settings(src.obj)
     if own.target_mode == 'SHAPE_KEY':
-        name = own.target_shape_key
-        if name not in mesh.shape_key_names(obj):
-            raise ValueError(f"{obj.name!r} has no shape key {name!r} to use as target")
-        local = mesh.shape_key_positions(obj, name)[src.indices]
+        check_target_shape_key(obj)
+        local = mesh.shape_key_positions(obj, own.target_shape_key)[src.indices]
     elif own.target_mode == 'OBJECT':
         other = own.target_object
         if other is None or other.type != 'MESH':
             raise ValueError(f"{obj.name!r}: choose a target mesh")
+        if other == obj:
+            raise ValueError(f"{obj.name!r} is its own target object, so nothing would move: choose another mesh")
         other_count = len(mesh.mesh_data(other).vertices)
         if other_count != src.vertex_count:
             raise ValueError(f"Target {other.name!r} has {other_count} vertices, "
@@ -137,6 +137,70 @@ def target(src: Source) -> np.ndarray:
         local = src.start + (np.asarray(task.target) - np.asarray(task.start))
     _finite("Target", local)
     return local
+
+
+def target_keys(obj: bpy.types.Object) -> list[str]:
+    """The names of ``obj``'s shape keys that can hold a target: all but the basis and the motion
+    key Animate writes."""
+    keys = mesh.mesh_data(obj).shape_keys
+    if keys is None:
+        return []
+    return [k.name for k in keys.key_blocks if k != keys.reference_key and k.name != build_animation.MOTION_KEY]
+
+
+def check_target_shape_key(obj: bpy.types.Object) -> None:
+    """``ValueError`` unless ``obj``'s target Shape Key names one of :func:`target_keys`, saying
+    which keys there are to choose from (Blender names new ones 'Key 1', 'Key 2', …)."""
+    name, choices = props.object_settings(obj).target_shape_key, target_keys(obj)
+    if name in choices:
+        return
+    keys = mesh.mesh_data(obj).shape_keys
+    if not choices:
+        have = f"only its basis key {keys.reference_key.name!r}" if keys is not None else "no shape keys"
+        raise ValueError(f"{obj.name!r} has {have}: add a shape key (Object Data ▸ Shape Keys ▸ +), shape it "
+                         "into the target and choose it as the target Shape Key")
+    listed = ", ".join(repr(k) for k in choices)
+    if keys is not None and name == keys.reference_key.name:
+        raise ValueError(f"{name!r} is the basis key of {obj.name!r}, the start itself: choose the key that "
+                         f"holds the target ({listed})")
+    if name == build_animation.MOTION_KEY:
+        raise ValueError(f"{name!r} is the motion Animate writes, not a target: choose the target Shape Key "
+                         f"among {listed}")
+    raise ValueError(f"{obj.name!r} has no shape key {name!r}: choose the target Shape Key among {listed}")
+
+
+def target_doubt(src: Source, local: np.ndarray) -> str:
+    """One sentence when the target ``local`` looks like a trap, else "" (:func:`api.check_pairing`):
+    a target where the start is (nothing moves); a target key that deforms the mesh now (it shows
+    the target, not the start); a target object whose pairing by vertex index looks wrong (offset,
+    another shape or pose, another vertex order)."""
+    obj, own = src.obj, props.object_settings(src.obj)
+    if own.target_mode == 'TASK':
+        return ""
+    pairing = api.check_pairing(src.start, local)
+    if own.target_mode == 'SHAPE_KEY':
+        name = own.target_shape_key
+        if pairing.still:
+            return (f"Shape key {name!r} is where the basis is, so nothing moves: shape it into the target first "
+                    "(Edit Mode with the key active)")
+        keys = mesh.mesh_data(obj).shape_keys
+        block = keys.key_blocks.get(name) if keys is not None else None
+        if block is None or block.mute or abs(block.value) < 1e-6:
+            return ""
+        return (f"Shape key {name!r} is at value {block.value:.2g}, so {obj.name!r} shows its target rather "
+                "than its start: set the value to 0 to see what the network moves (Animate needs it at 0)")
+    other = own.target_object
+    found = pairing.warnings(start=repr(obj.name), target=repr(other.name))
+    if not found:
+        return ""
+    keys = mesh.mesh_data(other).shape_keys
+    unapplied = ((keys is not None and len(keys.key_blocks) > 1) or any(m.show_viewport for m in other.modifiers))
+    why = f" ({other.name!r} is read without its shape keys and modifiers: apply them first)" if unapplied else ""
+    if pairing.still:
+        return f"Target {other.name!r} is where {obj.name!r} is, so nothing moves{why}"
+    return (f"Target {other.name!r} is paired with {obj.name!r} by vertex index, each vertex where it is in the "
+            f"scene, but {'; '.join(found)}{why}. Make the target from a copy of {obj.name!r} placed over it, "
+            "or use a shape key")
 
 
 def breaking(src: Source) -> Optional[api.OrderParameter]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import bpy
 import numpy as np
 
-from . import inputs, jobs, preferences, props, storage
+from . import inputs, jobs, mesh, preferences, props, storage
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import RegionTypeItems, SpaceTypeItems
@@ -51,8 +51,6 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         if obj is None or obj.type != 'MESH':
             layout.label(text="Select a mesh to train", icon='INFO')
             return
-        data = obj.data
-        assert isinstance(data, bpy.types.Mesh)
         s = props.object_settings(obj)
         box = layout.box()
         where = "selected vertices" if obj.mode == 'EDIT' else "all vertices"
@@ -60,12 +58,10 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
         box.prop(s, "types_attribute")  # a plain field: a mesh without the attribute is simply untyped
         box.prop(s, "target_mode")
         if s.target_mode == 'SHAPE_KEY':
-            if data.shape_keys:
-                box.prop_search(s, "target_shape_key", data.shape_keys, "key_blocks", text="Shape Key")
-            else:
-                box.label(text="The mesh has no shape keys", icon='ERROR')
+            draw_target_keys(box, obj)
         elif s.target_mode == 'OBJECT':
             box.prop(s, "target_object")
+            draw_target_object(box, obj)
         else:
             box.prop(s, "task")
         box.prop(s, "breaking")
@@ -83,6 +79,36 @@ class SYMBREAK_PT_main(SymBreakPanel, bpy.types.Panel):
             found, damaged = storage.readable(storage.learned_order_parameter, obj)
             box.label(text=damaged or (found.description if found else "None yet: Learn Order Parameter"),
                       icon='INFO')
+
+
+def draw_target_keys(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
+    """The chooser among the mesh's own shape keys, in red with what to do while it names none
+    that can hold a target (:func:`inputs.target_keys`)."""
+    s, keys = props.object_settings(obj), inputs.target_keys(obj)
+    shape_keys = mesh.mesh_data(obj).shape_keys
+    if shape_keys is not None:
+        row = layout.row()
+        row.alert = s.target_shape_key not in keys
+        row.prop_search(s, "target_shape_key", shape_keys, "key_blocks", text="Shape Key")
+    if not keys:
+        have = "Only a basis key" if shape_keys is not None else "No shape keys"
+        layout.label(text=f"{have}: add a key that holds the target", icon='ERROR')
+    elif s.target_shape_key not in keys:
+        shown = ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "")
+        layout.label(text=f"Choose the target key: {shown}", icon='ERROR')
+
+
+def draw_target_object(layout: bpy.types.UILayout, obj: bpy.types.Object) -> None:
+    """How a target object is paired with the source, and a vertex count that cannot pair."""
+    other = props.object_settings(obj).target_object
+    layout.label(text="Paired by vertex index, in world space", icon='INFO')
+    if other is None or other.type != 'MESH':
+        return
+    mine, theirs = len(mesh.mesh_data(obj).vertices), len(mesh.mesh_data(other).vertices)
+    if other == obj:
+        layout.label(text="The source itself: choose another mesh", icon='ERROR')
+    elif mine != theirs:
+        layout.label(text=f"{other.name} has {theirs} vertices, {obj.name} {mine}", icon='ERROR')
 
 
 def draw_engine(layout: bpy.types.UILayout) -> bool:

@@ -29,8 +29,9 @@ MAX_ITERATIONS = 100_000
 MAX_FRAME = 1_048_574
 
 
-def _is_mesh(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
-    return obj.type == 'MESH'
+def _is_other_mesh(own: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
+    """A mesh other than the object whose settings ``own`` are (its target cannot be itself)."""
+    return obj.type == 'MESH' and obj != own.id_data
 
 
 class SymBreakTraining(bpy.types.PropertyGroup):
@@ -131,11 +132,14 @@ class SymBreakObject(bpy.types.PropertyGroup):
     target_mode: EnumProperty(
         name="Target",
         items=[('SHAPE_KEY', "Shape Key", "A shape key of the same mesh"),
-               ('OBJECT', "Object", "Another mesh with the same vertex count, where it is relative to this object"),
+               ('OBJECT', "Object", "Another mesh with the same vertex count and order: vertex i moves to its "
+                                    "vertex i, where each is in the scene (its offset from this object is motion)"),
                ('TASK', "Preset Task", "The displacements of one of the seed's tasks, along the object's axes")],
         default='SHAPE_KEY')
-    target_shape_key: StringProperty(name="Shape Key", default="Target")
-    target_object: PointerProperty(name="Object", type=bpy.types.Object, poll=_is_mesh)
+    target_shape_key: StringProperty(name="Shape Key", description="The shape key of this mesh that holds the "
+                                     "target (not the basis)", default="Target")
+    target_object: PointerProperty(name="Object", description="The mesh whose vertex i is the target of vertex i",
+                                   type=bpy.types.Object, poll=_is_other_mesh)
     task: EnumProperty(name="Task", items=TASK_ITEMS, default='rectangle-to-square')
     breaking: EnumProperty(
         name="Symmetry Breaking",
@@ -163,7 +167,8 @@ class SymBreakObject(bpy.types.PropertyGroup):
         default='SOURCE')
     final_loss: FloatProperty(name="Final Loss", description="The engine's final loss of the latest training",
                               default=0.0)
-    train_seconds: FloatProperty(name="Training Time", default=0.0)
+    train_seconds: FloatProperty(name="Training Time", description="Seconds the latest Train took, from the "
+                                 "click to the result, its symmetry check included", default=0.0)
 
 
 CLASSES = [

@@ -33,15 +33,17 @@ class BackgroundOperator(bpy.types.Operator):
     """An operator whose engine work runs in a :class:`jobs.Job`, one job at a time.
 
     ``prepare`` reads and checks the scene on the main thread (``ValueError`` for bad input) and
-    returns the job's work, a function of plain data only, and its number of steps; ``keep``
-    stores the result on the main thread (checking it first: it raises ``ValueError`` before it
-    changes anything). ``invoke`` polls the job from a timer and Esc cancels it; ``execute``
+    returns the job's work, a function of plain data only, and its number of steps, and may set
+    ``doubt``, a warning about the input reported last once the result is kept; ``keep`` stores
+    the result on the main thread (checking it first: it raises ``ValueError`` before it changes
+    anything). ``invoke`` polls the job from a timer and Esc cancels it; ``execute``
     (background mode, scripts) starts the same job and waits for it.
     """
 
     bl_options = {'REGISTER', 'UNDO'}
     what = ""   # {'analyzing', 'training', 'learning', 'predicting'}: the job's name and the panel that shows it
     doing = ""  # in messages: "training", "learning the order parameter", ...
+    doubt = ""  # set by prepare: a warning about the input (e.g. a target that looks misplaced)
     _timer: Any = None
     _job: Optional[jobs.Job] = None
     _obj: Optional[bpy.types.Object] = None
@@ -67,6 +69,7 @@ class BackgroundOperator(bpy.types.Operator):
         raise NotImplementedError
 
     def _begin(self, context: bpy.types.Context) -> Optional[jobs.Job]:
+        self.doubt = ""
         try:
             self._obj, work, total = self.prepare(context)
         except ValueError as error:
@@ -129,6 +132,8 @@ class BackgroundOperator(bpy.types.Operator):
             self.keep(context, job.result)
         except ValueError as error:
             return fail(self, str(error))
+        if self.doubt:  # last, so that the status bar shows it
+            self.report({'WARNING'}, self.doubt)
         return {'FINISHED'}
 
     def _status(self, context: bpy.types.Context, text: Optional[str]) -> None:

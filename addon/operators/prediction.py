@@ -48,15 +48,38 @@ def _irreps(text: str) -> str:
     return "+".join(term.strip().removeprefix("1x") for term in text.split("+"))
 
 
+def check_graph(radius: Optional[float], positions: np.ndarray, trained_on: Optional[int]) -> None:
+    """``ValueError`` when the graph the model keeps from its training (all pairs, ``radius`` None,
+    or a radius graph), whatever the Graph setting says now, cannot take ``positions``: more than
+    ``api.MAX_ALL_PAIRS`` vertices for all pairs, more than ``api.MAX_EDGES`` edges for a radius.
+    The message says what helps."""
+    count = len(positions)
+    if radius is None and count > api.MAX_ALL_PAIRS:
+        on = "" if trained_on is None else f" on {trained_on} vertices"
+        raise ValueError(f"The model was trained{on} with all pairs as its graph and keeps it, so it cannot predict "
+                         f"{count} vertices (all pairs take at most {api.MAX_ALL_PAIRS}): predict at most "
+                         f"{api.MAX_ALL_PAIRS} (select them in Edit Mode), or train again with Graph set to Radius "
+                         f"(Automatic takes all pairs up to {api.MAX_ALL_PAIRS} vertices)")
+    if radius is not None and (edges := api.count_edges(positions, radius)) > api.MAX_EDGES:
+        raise ValueError(f"The model keeps the graph radius {radius:.3g} it was trained with, which links about "
+                         f"{edges:,} edges among {count:,} vertices, more than the {api.MAX_EDGES:,} a prediction "
+                         "can hold: predict fewer vertices (select them in Edit Mode), or train again with a "
+                         "smaller Radius")
+
+
 def predict(model: bytes, positions: np.ndarray, order_parameter: Optional[api.OrderParameter],
-            types: Optional[np.ndarray], dtype: str, progress: jobs.Progress, cancel: jobs.Cancel) -> api.Prediction:
+            types: Optional[np.ndarray], dtype: str, progress: jobs.Progress, cancel: jobs.Cancel,
+            trained_on: Optional[int] = None) -> api.Prediction:
     """The prediction job: the stored model must take the source's current input (the engine
-    checks the types)."""
+    checks the types), on its own graph."""
     api.load()
-    trained_with = _irreps(api.model_summary(model)["order_parameter_irreps"]) or "none"
+    summary = api.model_summary(model)
+    trained_with = _irreps(summary["order_parameter_irreps"]) or "none"
     given = "none" if order_parameter is None else _irreps(order_parameter.irreps)
     if trained_with != given:
-        raise ValueError(f"Input features changed since training ({trained_with} → {given}): train again")
+        raise ValueError(f"Input features changed since training: the model was trained with the order parameter "
+                         f"{trained_with}, but Symmetry Breaking now gives {given}: set it back, or train again")
+    check_graph(summary["config"]["radius"], positions, trained_on)
     return api.predict(model, positions, order_parameter=order_parameter, types=types, dtype=dtype,
                        progress=progress, cancel=cancel)
 
@@ -78,10 +101,12 @@ class SYMBREAK_OT_predict(BackgroundOperator):
         if not storage.has_model(src.obj):
             raise ValueError(f"{src.obj.name!r} has no trained model")
         model, order_parameter = storage.model_bytes(src.obj), inputs.breaking(src)
+        target, _ = storage.readable(storage.target, src.obj)
+        trained_on = None if target is None else len(target)
         dtype = "float32" if len(src.indices) > FLOAT32_ABOVE else "float64"
         self._source = src
         return src.obj, lambda progress, cancel: predict(model, src.start, order_parameter, src.types, dtype,
-                                                         progress, cancel), 2
+                                                         progress, cancel, trained_on), 2
 
     def running(self, job: jobs.Job) -> str:
         assert self._source is not None

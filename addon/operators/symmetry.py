@@ -38,6 +38,7 @@ class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
         src = inputs.source(context)
         inputs.check_editable(src.obj)
         target, order_parameter = inputs.target(src), inputs.breaking(src)
+        self.doubt = inputs.target_doubt(src, target)
         return src.obj, lambda progress, cancel: analyze(src.start, target, order_parameter, src.types, progress,
                                                          cancel), 2
 
@@ -81,6 +82,7 @@ class SYMBREAK_OT_learn_order_parameter(BackgroundOperator):
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
         problem = inputs.Problem(src.start, inputs.target(src), inputs.config(values), None, src.types)
+        self.doubt = inputs.target_doubt(src, problem.target)
         graph, seed = values["graph"], values["seed"]
         return src.obj, lambda progress, cancel: learn(problem, graph, seed, progress, cancel), LEARNING_ITERATIONS
 

@@ -19,11 +19,12 @@ from .prediction import keep_prediction, stored
 @dataclass(frozen=True)
 class Trained:
     """What the training job hands back: the engine's result, the symmetry check of the inputs it
-    trained with (None when it could not be made, with the reason in ``skipped``)."""
+    trained with (None when it could not be made, with the reason in ``skipped``) and its time."""
 
     result: api.TrainResult
     checked: Optional[dict[str, Any]]
     skipped: str
+    checking: float           # seconds of the symmetry check
     radius: Optional[float]   # the graph radius trained with (None: all pairs)
     isolated: int             # vertices with no neighbour within it
 
@@ -34,8 +35,9 @@ class StepClock:
     ``step(i)`` follows step ``i`` (from 0). With :math:`t_i` its time, a step costs
     :math:`c = (t_i - t_0) / i` (step 0 carries the one-time set-up and is left out) and
     :math:`c\,(T - 1 - i)` seconds are left of :math:`T` steps. ``expected`` is the whole run's
-    time, from the job's start, as first measured after :data:`MEASURED` steps: at most, as
-    training stops once it fits. The job sets :math:`T`, ``total``, when it has chosen the budget.
+    time, from the click (the clock is made when the job is prepared), as first measured after
+    :data:`MEASURED` steps: at most, as training stops once it fits; ``seconds()`` the time since
+    the click. The job sets :math:`T`, ``total``, when it has chosen the budget.
     """
 
     MEASURED = 3
@@ -46,6 +48,9 @@ class StepClock:
         self.first: Optional[float] = None
         self.left: Optional[float] = None
         self.expected: Optional[float] = None
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.began
 
     def step(self, iteration: int) -> None:
         now = time.perf_counter()
@@ -73,10 +78,13 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
     steps = values["iterations"] or api.training_budget(api.count_edges(start, problem.config.radius))
     if clock is not None:
         clock.total = steps
+    began = time.perf_counter()
     try:
         checked, skipped = api.analyze(start, target, order_parameter, types=problem.types, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
+    checking = time.perf_counter() - began
+
     def timed(iteration: int, loss: float) -> None:
         if clock is not None:
             clock.step(iteration)
@@ -86,7 +94,7 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
                        iterations=steps, lr=values["lr"], seed=values["seed"],
                        progress=timed, cancel=cancel)
     radius = problem.config.radius
-    return Trained(result, checked, skipped, radius, len(api.isolated_points(start, radius)))
+    return Trained(result, checked, skipped, checking, radius, len(api.isolated_points(start, radius)))
 
 
 class SYMBREAK_OT_train(BackgroundOperator):
@@ -109,6 +117,7 @@ class SYMBREAK_OT_train(BackgroundOperator):
         inputs.check_editable(src.obj)
         values = inputs.settings(context)
         problem = inputs.problem(src, values)
+        self.doubt = inputs.target_doubt(src, problem.target)
         clock = StepClock(values["iterations"] or 0)  # the job sets the budget it chooses
         self._source, self._problem, self._settings, self._clock, self._told = src, problem, values, clock, False
         return (src.obj, lambda progress, cancel: train(problem, values, progress, cancel, clock),
@@ -134,8 +143,9 @@ class SYMBREAK_OT_train(BackgroundOperator):
         storage.store_target(obj, problem.target)
         keep_prediction(context, obj, p)
         storage.store_fit(obj, result.fit)
+        clicked = self._clock.seconds() if self._clock is not None else result.seconds
         own = props.object_settings(obj)
-        own.final_loss, own.train_seconds = float(result.final_loss), float(result.seconds)
+        own.final_loss, own.train_seconds = float(result.final_loss), float(clicked)
         if trained.checked is not None:
             storage.store_symmetry(obj, trained.checked)
         warning = trained.skipped or (trained.checked or {}).get("warning", "")
@@ -150,8 +160,11 @@ class SYMBREAK_OT_train(BackgroundOperator):
                   if self._settings["graph"] == 'AUTO' and trained.radius is not None else "")
         expected = self._clock.expected if self._clock is not None else None
         guessed = "" if expected is None else f" ({duration(expected)} expected)"
-        self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {result.seconds:.2f} s"
-                              f"{guessed}, final loss {result.final_loss:.3g}, {result.fit.summary()}{tied}{chosen}")
+        self.report({'INFO'}, f"Trained {obj.name!r}: {len(result.loss_history)} steps in {clicked:.2f} s{guessed}, "
+                              f"of which {result.seconds:.2f} s training, {trained.checking:.2f} s the symmetry "
+                              f"check and {clicked - result.seconds - trained.checking:.2f} s the rest (set-up, "
+                              f"reading the peaks, packing the model); final loss {result.final_loss:.3g}, "
+                              f"{result.fit.summary()}{tied}{chosen}")
 
 
 CLASSES = [SYMBREAK_OT_train]
