@@ -109,14 +109,17 @@ def _cancelled(cancel: Cancel | None, what: str) -> None:
 
 
 def analyze(start, target, order_parameter: OrderParameter | None = None, *, lmax: int = 5,
-            progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
+            radius: float | None = None, layers: int = 3, progress: Progress | None = None,
+            cancel: Cancel | None = None) -> dict:
     """Point groups, Curie's check and the order parameters of a start and target, JSON-ready.
 
     Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
     group), ``learnable``, ``broken_operations``, ``order_parameter`` and
     ``point_order_parameter`` (:meth:`OrderParameter.to_dict` or None), ``verdict``; then
     ``inputs`` (the input checked: ``order_parameter``'s significant degrees, or none) and
-    ``warning`` ("" when the target is learnable with that input, else how to fix it).
+    ``warning`` ("" when the target is learnable with that input, else how to fix it); ``local``:
+    for a network of ``layers`` over a radius graph of ``radius``, the vertices it cannot tell
+    apart (``indistinguishable``, ``reach``, ``sentence``, ``seconds``, ...), or None for all pairs.
     ``progress(step, 2)`` is called after the group and after the order parameters.
     """
     _import_torch_side()
@@ -125,7 +128,8 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, lma
     x0, x1 = check_pair(start, target)
     check_order_parameter(order_parameter, len(x0))
     _cancelled(cancel, "Analysis")
-    return symmetry.analyze(x0, x1, order_parameter, lmax=lmax, progress=progress, cancel=cancel)
+    return symmetry.analyze(x0, x1, order_parameter, lmax=lmax, radius=radius, layers=layers, progress=progress,
+                            cancel=cancel)
 
 
 def _prediction_features(model_features, order_parameter: OrderParameter | None, n: int):
