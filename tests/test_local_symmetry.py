@@ -137,3 +137,13 @@ def test_ten_thousand_vertices_in_seconds():
     start = grid(100, 100)
     report = local_check(start, start * [1.0, 0.5, 1.0], radius=1.5, layers=3)
     assert len(report.vertices) == 10_000 and report.seconds < 20  # about 2 s alone on one core
+
+
+def test_wigner_matrices_for_many_maps_are_e3nns():
+    from engine.symmetry._local import _wigner
+    from helpers import wigner
+
+    maps = np.concatenate([Rotation.random(4, random_state=0).as_matrix(),
+                           -Rotation.random(4, random_state=1).as_matrix()])
+    for l in range(6):
+        np.testing.assert_allclose(_wigner(l, maps), wigner(f"{l}{'eo'[l % 2]}", maps), atol=1e-12)

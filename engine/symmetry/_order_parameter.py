@@ -170,14 +170,16 @@ SMALL_TERM = 0.1  # terms below this share of the largest coefficient are left o
 
 def _described(l, c):
     """The signal in the points' own axes: ``along (0.58, 0.58, 0.58)`` (or ``along z``) for
-    :math:`l = 1`, else ``∝`` its harmonic polynomial (see `_polynomial`)."""
+    :math:`l = 1`, else ``∝`` its harmonic polynomial (see `_polynomial`), positive terms first,
+    without the terms below :data:`SMALL_TERM` of the largest: ``∝ y² − x²``."""
     powers, coef = _polynomial(l, c)
     if l == 1:  # the monomials are x, y, z
         direction = np.round(coef / np.linalg.norm(coef), 2) + 0.0
         if np.count_nonzero(direction) == 1:
             return f"along {'−' if direction.sum() < 0 else ''}{'xyz'[np.flatnonzero(direction)[0]]}"
         return "along (" + ", ".join(f"{v:.2f}".replace("-", "−") for v in direction) + ")"
-    text = " ".join(_term(k, p) for k, p in zip(coef, powers) if abs(k) >= SMALL_TERM)
+    kept = [(k, p) for k, p in zip(coef, powers) if abs(k) >= SMALL_TERM]
+    text = " ".join(_term(k, p) for k, p in sorted(kept, key=lambda term: term[0] < 0))  # positive first
     return "∝ " + (text[2:] if text.startswith("+ ") else "−" + text[2:])
 
 
