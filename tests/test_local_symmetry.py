@@ -147,3 +147,9 @@ def test_wigner_matrices_for_many_maps_are_e3nns():
                            -Rotation.random(4, random_state=1).as_matrix()])
     for l in range(6):
         np.testing.assert_allclose(_wigner(l, maps), wigner(f"{l}{'eo'[l % 2]}", maps), atol=1e-12)
+
+
+def test_coincident_vertices_skip_the_check():
+    start = np.vstack([grid(4, 4), [[0.5, 0.5, 0.0]]])
+    report = local_check(start, 2 * start, radius=1.1, layers=2)
+    assert report.skipped == "vertices 10 and 16 (nearly) coincide" and "did not run" in report.sentence

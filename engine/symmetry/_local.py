@@ -162,12 +162,16 @@ def local_check(start, target, radius, layers, types=None, *, feature=None, tole
     blocks = _blocks(feature, n)
     d = target_x - x
     tree = cKDTree(x)
-    spacing = float(np.median(tree.query(x, k=2)[0][:, 1]))
-    tol = tolerance * max(spacing, np.finfo(float).tiny)
+    nearest, closest = tree.query(x, k=2)
+    tol = tolerance * float(np.median(nearest[:, 1]))
     reach = layers * radius
 
     def report(vertices=np.zeros(0, dtype=int), groups=0, helps=False, skipped=""):
         return LocalReport(vertices, groups, helps, radius, layers, reach, n, time.perf_counter() - began, skipped)
+
+    if nearest[:, 1].min() <= 2 * tol:
+        i = int(np.argmin(nearest[:, 1]))
+        return report(skipped=f"vertices {min(i, closest[i, 1])} and {max(i, closest[i, 1])} (nearly) coincide")
 
     pairs = int(tree.count_neighbors(tree, reach + tol)) - n  # ordered pairs of distinct vertices
     if pairs == n * (n - 1):
@@ -218,7 +222,9 @@ class _Neighbourhoods:
         self.count = np.bincount(self.owner, minlength=n)
         self.first = np.cumsum(self.count) - self.count
         self._types = types
-        self._groups, rank = np.unique(group[order], return_inverse=True)
+        sorted_group = group[order]
+        starts = np.concatenate([[True], sorted_group[1:] != sorted_group[:-1]])
+        self._groups, rank = sorted_group[starts], np.cumsum(starts) - 1
         self._width = 4 * ball + 1
         self._keys = rank * self._width + self.distance
         shell = np.diff(np.stack(self.shell(self.owner, labels[self.other], self.distance)), axis=0)[0]
@@ -234,9 +240,13 @@ class _Neighbourhoods:
         hi = np.searchsorted(self._keys, rank * self._width + distance + 2 * self.tol, side="right")
         return lo, np.where(present, hi, lo)
 
-    def _first_by(self, *keys):
-        """Per vertex with entries: its entry first in the order of ``keys`` (last key first), and that order."""
-        order = np.lexsort(keys + (self.owner,))
+    def _first_by(self, eligible, shell, size):
+        """Per vertex with entries: its entry first in the order eligible, fewest alike
+        (``shell``), largest ``size``; and the entries in that order, vertex by vertex."""
+        span = 4.0 * (shell.max() + 1)
+        score = np.where(eligible, 0.0, span / 2) + 2 * shell + 1 - size / np.maximum(self._largest(size), 1e-300)[
+            self.owner]
+        order = np.argsort(self.owner + score / span, kind="stable")
         chosen = np.full(len(self.count), -1)
         has = self.count > 0
         chosen[has] = order[self.first[has]]
@@ -254,11 +264,11 @@ class _Neighbourhoods:
         ``second`` :math:`b`: well off the line through :math:`a` with the fewest alike, or -1 when
         the neighbourhood is collinear; ``sample``: entries in the reference's order."""
         far = self.distance >= 0.5 * self._largest(self.distance)[self.owner]
-        self.reference, self.sample = self._first_by(-self.distance, shell, ~far)
+        self.reference, self.sample = self._first_by(far, shell, self.distance)
         a = self.offset[self.reference[self.owner]]
         off = np.linalg.norm(np.cross(self.offset, a), axis=1) / np.linalg.norm(a, axis=1)
         widest = self._largest(off)
-        self.second, _ = self._first_by(-off, shell, ~(off >= 0.5 * widest[self.owner]))
+        self.second, _ = self._first_by(off >= 0.5 * widest[self.owner], shell, off)
         self.collinear = (self.count > 0) & (widest <= 2 * self.tol)
         self.second[self.collinear] = -1
 
@@ -284,15 +294,14 @@ def _classes(hood, labels, reach, tol, blocks, tolerance):
     centre = np.stack([np.bincount(owner, v[:, k], minlength=n) for k in range(3)], axis=1) / count[:, None]
     moment = np.stack([np.bincount(owner, v[:, a] * v[:, b], minlength=n) for a in range(3) for b in range(3)],
                       axis=1).reshape(n, 3, 3) / count[:, None, None]
-    invariants = [*means, np.linalg.norm(centre, axis=1), *np.linalg.eigvalsh(moment).T]
-    bound = list(np.array([1, 2, 3, 1, 2, 2, 2]) * tol / reach)
+    columns = [*means, np.linalg.norm(centre, axis=1), *np.linalg.eigvalsh(moment).T]
+    bounds = list(np.array([1, 2, 3, 1, 2, 2, 2]) * tol / reach)
     for l, c in blocks:
         size = np.linalg.norm(c, axis=1)
         if np.ptp(size) > 0:  # per point
-            invariants += [size, np.bincount(owner, size[hood.other], minlength=n) / count]
-            bound += 2 * [np.sqrt(2 * l + 1) * tolerance * np.abs(c).max()]
-    invariants, bound = np.column_stack(invariants), np.array(bound)
-    cells = np.floor(invariants / (2 * bound))
+            columns += [size, np.bincount(owner, size[hood.other], minlength=n) / count]
+            bounds += 2 * [np.sqrt(2 * l + 1) * tolerance * np.abs(c).max()]
+    cells = np.floor(np.column_stack(columns) / (2 * np.array(bounds)))
     kind = np.unique(exact, axis=0, return_inverse=True)[1].ravel()
     rows, cell = np.unique(np.column_stack([10.0 * kind, cells]), axis=0, return_inverse=True)
     pairs = cKDTree(rows).query_pairs(1.0, p=np.inf, output_type="ndarray")
@@ -403,12 +412,13 @@ class _Check:
         chosen = np.tile(np.eye(3), (len(members), 1, 1))
         empty = self.hood.count[reps] == 0
         found[empty] = ~self._moves_inputs(chosen[empty], reps[empty], members[empty])
-        which, R = self._candidates(reps, members)
+        which, R, identity = self._candidates(reps, members)
         if every:
-            which, R = self._placing(which, R, reps, members)
+            keep = np.concatenate([np.flatnonzero(empty & found), which[identity]])
+            which, R = self._placing(which[~identity], R[~identity], reps, members)
             ok, R = self._all_placed(which, R, reps, members)
-            keep = np.flatnonzero(empty & found)
-            return members[np.concatenate([keep, which[ok]])], np.concatenate([chosen[keep], R[ok]])
+            return members[np.concatenate([keep, which[ok]])], np.concatenate([np.tile(np.eye(3), (len(keep), 1, 1)),
+                                                                                R[ok]])
         order = np.lexsort((np.abs(R - np.eye(3)).max(axis=(1, 2)), which))
         which, R = which[order], R[order]
         place = np.arange(len(which)) - np.searchsorted(which, which)
@@ -424,7 +434,8 @@ class _Check:
 
     def _candidates(self, reps, members):
         """Maps sending the reference pair of each ``reps[k]`` onto pairs of ``members[k]`` at the
-        same distances, both handednesses: ``(k per candidate, (C, 3, 3))``."""
+        same distances, both handednesses: ``(k per candidate, (C, 3, 3), mask of the identities)``
+        (a representative's pair onto itself, which need no check)."""
         hood = self.hood
         keep = hood.count[reps] > 0
         k = np.flatnonzero(keep)
@@ -441,16 +452,17 @@ class _Check:
         vb2 = np.where(line[group, None], _perpendicular(va2), hood.offset[np.minimum(b2, len(hood.offset) - 1)])
         same = line[group] | ((a2 != b2) & (np.abs(np.linalg.norm(va2 - vb2, axis=1)
                                                     - np.linalg.norm(va - vb, axis=1)) <= 3 * hood.tol))
-        group, va, vb, va2, vb2 = group[same], va[same], vb[same], va2[same], vb2[same]
+        itself = (a2 == a[group]) & (line[group] | (b2 == b[group]))
+        group, va, vb, va2, vb2, itself = group[same], va[same], vb[same], va2[same], vb2[same], itself[same]
         source, image = _frames(va, vb), _frames(va2, vb2)
         flip = np.array([1.0, 1.0, -1.0])
         R = np.concatenate([image.transpose(0, 2, 1) @ source,
                             image.transpose(0, 2, 1) @ (flip[None, :, None] * source)])
-        which = np.concatenate([k[group], k[group]])
+        which, identity = np.concatenate([k[group], k[group]]), np.concatenate([itself, np.zeros_like(itself)])
         if self.identity_only:
             near = np.abs(R - np.eye(3)).max(axis=(1, 2)) <= 0.05
-            which, R = which[near], R[near]
-        return which, R
+            which, R, identity = which[near], R[near], identity[near]
+        return which, R, identity
 
     def _placed(self, which, R, reps, members, limit, points, bound=np.inf):
         """Refit each map on its points of :math:`N_r` (``points`` per map: the first ones in
