@@ -26,9 +26,13 @@ the nearest vertex):
    of :math:`N_i` at the same distances, in both handednesses; a candidate is fitted (Kabsch) on a
    sample, then on all of :math:`N_r`, and kept when every point lands within :math:`\\epsilon h`
    of a point of the same type;
-3. all maps of :math:`N_r` onto itself give :math:`S_r`; for the others one map (the closest to
-   the identity) suffices. Vertices that match no representative try again as a class of their
-   own (at most :data:`ROUNDS` times, then each alone).
+3. all maps of :math:`N_r` onto itself give :math:`S_r` (its own identity needs no check); for
+   the others one map (the closest to the identity) suffices. Vertices that match no
+   representative try again as a class of their own (at most :data:`ROUNDS` times, then each
+   alone);
+4. a generic global input (an order parameter) keeps only the identity, so it would tell the
+   counted vertices apart unless a failing relation is a translation: the check runs again on
+   them with identity maps only, unless one already failed.
 
 A class whose displacements break these relations (within :math:`\\epsilon` times the largest
 displacement) cannot be fit: all its vertices are counted. Collinear and empty neighbourhoods
@@ -367,10 +371,10 @@ class _Check:
         d = self.d
         flagged, groups, by_identity = [], 0, False
         pending = np.asarray(centres)
-        for round in range(ROUNDS + 1):
+        for turn in range(ROUNDS + 1):
             if not len(pending):
                 break
-            cls = classes[pending] if round < ROUNDS else np.arange(len(pending))
+            cls = classes[pending] if turn < ROUNDS else np.arange(len(pending))
             _, leader, inverse = np.unique(cls, return_index=True, return_inverse=True)
             rep = pending[leader][inverse.ravel()]
             is_rep = rep == pending
