@@ -211,6 +211,8 @@ def test_analyze_reports_vertices_the_graph_cannot_tell_apart(symbreak, capfd):
     assert record["learnable"] and record["local"]["indistinguishable"] == 72
     assert "72 of 72 vertices cannot be fit" in capfd.readouterr().out
     assert any(t.startswith("72 of 72 vertices cannot be fit within") for t in draw(panel.SYMBREAK_PT_symmetry))
+    assert bpy.ops.symbreak.train() == {'FINISHED'}  # Train says it too, before it trains
+    assert "Warning: 72 of 72 vertices cannot be fit" in capfd.readouterr().out
     training.graph = 'ALL_PAIRS'
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
     assert storage.symmetry(grid)["local"] is None and storage.symmetry(grid)["warning"] == ""

@@ -63,14 +63,15 @@ def duration(seconds: float) -> str:
 
 def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progress, cancel: jobs.Cancel,
           clock: Optional[StepClock] = None) -> Trained:
-    """The training job: the graph, the checks, the Curie check with the given input, then
-    training, its steps timed by ``clock``."""
+    """The training job: the graph, the checks, the Curie and local checks with the given input,
+    then training, its steps timed by ``clock``."""
     api.load()
     problem = inputs.with_graph(problem, values["graph"])
     start, target, order_parameter = problem.start, problem.target, problem.order_parameter
     api.check_problem(start, target, problem.config, order_parameter)
     try:
-        checked, skipped = api.analyze(start, target, order_parameter, cancel=cancel), ""
+        checked, skipped = api.analyze(start, target, order_parameter, radius=problem.config.radius,
+                                       layers=problem.config.layers, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
     def timed(iteration: int, loss: float) -> None:
