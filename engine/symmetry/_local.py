@@ -333,9 +333,9 @@ def _perpendicular(a):
 
 def _wigner(l, R):
     """e3nn's :math:`D^l(R)` of parity :math:`(-1)^l` for many maps at once, ``(K, 2l+1, 2l+1)``:
-    from :math:`Y^l(R u) = D^l(R)\\, Y^l(u)` on :math:`4l + 4` fixed directions :math:`U`,
+    from :math:`Y^l(R u) = D^l(R)\\, Y^l(u)` on :math:`2l + 1` fixed directions :math:`U`,
     :math:`D^l(R)^T = Y^l(U)^+ Y^l(R U)` (e3nn's own builds each from angles, 100 times slower)."""
-    U = np.random.default_rng(0).normal(size=(4 * l + 4, 3))
+    U = np.random.default_rng(0).normal(size=(2 * l + 1, 3))
     turned = torch.as_tensor(np.einsum("kab,ub->kua", R, U).reshape(-1, 3))
     Y = o3.spherical_harmonics(l, turned, normalize=True).numpy().reshape(len(R), len(U), 2 * l + 1)
     base = o3.spherical_harmonics(l, torch.as_tensor(U), normalize=True).numpy()
@@ -465,10 +465,10 @@ class _Check:
         R = np.concatenate([image.transpose(0, 2, 1) @ source,
                             image.transpose(0, 2, 1) @ (flip[None, :, None] * source)])
         which, identity = np.concatenate([k[group], k[group]]), np.concatenate([itself, np.zeros_like(itself)])
+        near = self._keeps_global(R, 0.05)  # refitted maps are checked within the tolerance
         if self.identity_only:
-            near = np.abs(R - np.eye(3)).max(axis=(1, 2)) <= 0.05
-            which, R, identity = which[near], R[near], identity[near]
-        return which, R, identity
+            near &= np.abs(R - np.eye(3)).max(axis=(1, 2)) <= 0.05
+        return which[near], R[near], identity[near]
 
     def _placed(self, which, R, reps, members, limit, points, bound=np.inf):
         """Refit each map on its points of :math:`N_r` (``points`` per map: the first ones in
@@ -518,6 +518,15 @@ class _Check:
         if self.identity_only:
             ok &= np.abs(R - np.eye(3)).max(axis=(1, 2)) * self.hood.ball <= 2 * self.hood.tol
         return ok, R
+
+    def _keeps_global(self, R, share):
+        """Mask: the maps keep each global input block, :math:`|D^l(R) c - c| \\le` ``share``
+        :math:`\\max |c|`."""
+        keep = np.ones(len(R), dtype=bool)
+        for l, c, is_global, scale in self.blocks:
+            if is_global and scale > 0:
+                keep &= np.abs(np.einsum("kab,b->ka", _wigner(l, R), c[0]) - c[0]).max(axis=1) <= share * scale
+        return keep
 
     def _moves_inputs(self, R, source, image, group=None):
         """Mask: the input blocks break :math:`D^l(R_k) c_{source_k} = c_{image_k}` (within
