@@ -153,3 +153,22 @@ def test_coincident_vertices_skip_the_check():
     start = np.vstack([grid(4, 4), [[0.5, 0.5, 0.0]]])
     report = local_check(start, 2 * start, radius=1.1, layers=2)
     assert report.skipped == "vertices 10 and 16 (nearly) coincide" and "did not run" in report.sentence
+
+
+def test_an_order_parameter_tells_apart_what_a_rotation_relates():
+    """A cloud with the cube's 48 symmetries squashed along z: vertices related by the
+    symmetries the squash breaks cannot be fit, until the order parameter of the global check
+    (L=2, kept by D4h) is an input."""
+    import itertools
+
+    cube = [np.diag(signs) @ np.eye(3)[list(order)] for order in itertools.permutations(range(3))
+            for signs in itertools.product([1, -1], repeat=3)]
+    seeds = np.random.default_rng(2).uniform(0.5, 4.0, size=(6, 3))
+    start = np.concatenate([seeds @ R.T for R in cube])
+    target = start * [1.0, 1.0, 0.8]
+    plain = api.analyze(start, target, radius=0.8, layers=2)
+    assert plain["local"]["indistinguishable"] == 288 and "an order parameter" in plain["local"]["sentence"]
+    found = api.OrderParameter.from_dict(plain["order_parameter"])
+    assert found.description == "L=2, even, ∝ 0.5x² + 0.5y² − z²"
+    fixed = api.analyze(start, target, found, radius=0.8, layers=2)
+    assert fixed["local"]["indistinguishable"] == 0 and fixed["warning"] == ""
