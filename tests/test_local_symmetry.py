@@ -172,3 +172,10 @@ def test_an_order_parameter_tells_apart_what_a_rotation_relates():
     assert found.description == "L=2, even, ∝ 0.5x² + 0.5y² − z²"
     fixed = api.analyze(start, target, found, radius=0.8, layers=2)
     assert fixed["local"]["indistinguishable"] == 0 and fixed["warning"] == ""
+
+
+def test_analyze_refuses_bad_graph_settings_before_any_work():
+    with pytest.raises(ValueError, match="layers"):
+        api.analyze(grid(3, 3), grid(3, 3), radius=1.0, layers=0)
+    with pytest.raises(ValueError, match="radius"):
+        api.analyze(grid(3, 3), grid(3, 3), radius=-1.0)

@@ -6,7 +6,7 @@ from ..errors import Cancelled
 from ..validation import check_order_parameter, check_pair
 from ._curie import curie_report
 from ._groups import point_group
-from ._local import local_check
+from ._local import check_graph_settings, local_check
 from ._order_parameter import _global_order_parameter, _point_order_parameter
 
 
@@ -31,6 +31,8 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     """
     x0, x1 = check_pair(start, target)
     check_order_parameter(order_parameter, len(x0))
+    if radius is not None:
+        check_graph_settings(radius, layers)
     searching = None if progress is None else (lambda done, total: progress(done / max(total, 1), 2))
     group = point_group(x0, types, tolerance=tolerance, progress=searching, cancel=cancel)
     report = curie_report(group, x0, x1, tolerance=tolerance)

@@ -62,7 +62,7 @@ from ..validation import check_pair
 from ._curie import _blocks
 from ._groups import _labels
 
-__all__ = ["LocalReport", "local_check", "MAX_ENTRIES"]
+__all__ = ["LocalReport", "local_check", "check_graph_settings", "MAX_ENTRIES"]
 
 MAX_ENTRIES = 2_000_000  # (vertex, neighbour within reach) pairs the check holds at once
 ROUNDS = 6  # classes re-formed from the vertices that matched no representative
@@ -122,6 +122,15 @@ class LocalReport:
                 "examples": self.vertices[:10].tolist(), "skipped": self.skipped}
 
 
+def check_graph_settings(radius, layers):
+    """``ValueError`` unless ``radius`` is a positive number and ``layers`` a whole number >= 1."""
+    if isinstance(radius, bool) or not (isinstance(radius, (int, float, np.number)) and np.isfinite(radius)
+                                        and radius > 0):
+        raise ValueError(f"radius must be a positive number, got {radius!r}")
+    if isinstance(layers, bool) or not (isinstance(layers, (int, np.integer)) and layers >= 1):
+        raise ValueError(f"layers must be a whole number of at least 1, got {layers!r}")
+
+
 def local_check(start, target, radius, layers, types=None, *, feature=None, tolerance=1e-3):
     """The vertices whose neighbourhoods within :math:`L r` a network cannot tell apart (see the module).
 
@@ -155,11 +164,7 @@ def local_check(start, target, radius, layers, types=None, *, feature=None, tole
     """
     began = time.perf_counter()
     x, target_x = check_pair(start, target)
-    if isinstance(radius, bool) or not (isinstance(radius, (int, float, np.number)) and np.isfinite(radius)
-                                        and radius > 0):
-        raise ValueError(f"radius must be a positive number, got {radius!r}")
-    if isinstance(layers, bool) or not (isinstance(layers, (int, np.integer)) and layers >= 1):
-        raise ValueError(f"layers must be a whole number of at least 1, got {layers!r}")
+    check_graph_settings(radius, layers)
     if not tolerance > 0:
         raise ValueError(f"tolerance must be positive, got {tolerance!r}")
     radius, layers = float(radius), int(layers)
