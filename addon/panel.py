@@ -219,6 +219,9 @@ class SYMBREAK_PT_symmetry(SymBreakSubPanel, bpy.types.Panel):
         col.label(text=f"Start: {record['start_group']}" + (f" ({order} operations)" if order else ""))
         col.label(text=f"Kept by the target: {record['kept_group']}")
         col.label(text=record["verdict"].split("; ")[0], icon='CHECKMARK' if record["learnable"] else 'ERROR')
+        local = record.get("local")
+        if isinstance(local, dict) and local.get("indistinguishable"):
+            col.label(text=f"{str(local.get('sentence', '')).split(': ')[0]} within the network's reach", icon='ERROR')
         found = storage.suggested_order_parameter(obj)  # checked with the record
         if found is not None:
             col.separator()

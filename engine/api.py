@@ -112,7 +112,8 @@ def _cancelled(cancel: Cancel | None, what: str) -> None:
 
 
 def analyze(start, target, order_parameter: OrderParameter | None = None, *, types=None, lmax: int = 5,
-            progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
+            radius: float | None = None, layers: int = 3, progress: Progress | None = None,
+            cancel: Cancel | None = None) -> dict:
     """Point groups, Curie's check and the order parameters of a start and target, JSON-ready.
 
     ``types`` (``(N,)`` integers, e.g. each atom's species) lets a symmetry exchange only
@@ -122,7 +123,9 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, typ
     group), ``learnable``, ``broken_operations``, ``order_parameter`` and
     ``point_order_parameter`` (:meth:`OrderParameter.to_dict` or None), ``verdict``; then
     ``inputs`` (the input checked: ``order_parameter``'s significant degrees, or none) and
-    ``warning`` ("" when the target is learnable with that input, else how to fix it).
+    ``warning`` ("" when the target is learnable with that input, else how to fix it); ``local``:
+    for a network of ``layers`` over a radius graph of ``radius``, the vertices it cannot tell
+    apart (``indistinguishable``, ``reach``, ``sentence``, ``seconds``, ...), or None for all pairs.
     ``progress(step, 2)`` is called after the group and after the order parameters.
     """
     _import_torch_side()
@@ -132,7 +135,8 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, typ
     check_order_parameter(order_parameter, len(x0))
     types = _check_types(types, len(x0))
     _cancelled(cancel, "Analysis")
-    return symmetry.analyze(x0, x1, order_parameter, types, lmax=lmax, progress=progress, cancel=cancel)
+    return symmetry.analyze(x0, x1, order_parameter, types, lmax=lmax, radius=radius, layers=layers,
+                            progress=progress, cancel=cancel)
 
 
 def _prediction_features(model_features, order_parameter: OrderParameter | None, n: int, types):

@@ -224,12 +224,12 @@ def _analyze(args) -> dict:
     if len(start) != len(target):
         raise InputError(f"start has {len(start)} points but target has {len(target)}")
     types = None if args.types is None else read_types(args.types, len(start))
-    return api.analyze(start, target, types=types, lmax=args.lmax)
+    return api.analyze(start, target, types=types, lmax=args.lmax, radius=args.radius, layers=args.layers)
 
 
 def _summary(result: dict) -> str:
     if "kept_group" in result:
-        return result["verdict"]
+        return result["verdict"] + (f"\n{result['local']['sentence']}" if result["local"] else "")
     ambiguous = sum(result["ambiguous"])
     return (f"{result['task']}: {result['iterations']} iterations in {result['seconds']:.2f} s, "
             f"final loss {result['final_loss']:.3e}, {result['fit_summary']}, "
@@ -264,6 +264,9 @@ def parser() -> argparse.ArgumentParser:
     analyze.add_argument("--target", required=True)
     analyze.add_argument("--lmax", type=int, default=5)
     analyze.add_argument("--types", help=TYPES_HELP)
+    analyze.add_argument("--radius", type=float, default=None,
+                         help="the network's graph radius: also check the vertices it cannot tell apart")
+    analyze.add_argument("--layers", type=int, default=3, help="the network's layers (with --radius)")
     analyze.add_argument("--json", action="store_true")
     return root
 

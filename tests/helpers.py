@@ -35,6 +35,22 @@ def rotations(seed: int = 0, count: int = 3) -> list[np.ndarray]:
 
 # --- Blender: helpers shared by the add-on tests (tests/test_addon_*.py, bpy imported when called) ---
 
+def described_polynomial(description: str, points) -> np.ndarray:
+    """The polynomial that an order parameter's description ``'... ∝ x² − 0.5yz'`` names,
+    evaluated at ``(P, 3)`` points in the object's axes."""
+    import re
+
+    text = description.split("∝ ")[1].replace("−", "-").replace(" ", "")
+    powers = str.maketrans("²³⁴⁵⁶⁷⁸⁹", "23456789")
+    values = np.zeros(len(points))
+    for sign, size, monomial in re.findall(r"([+-]?)(\d*\.?\d*)((?:[xyz][²³⁴⁵⁶⁷⁸⁹]?)+)", text):
+        term = float(size or 1) * (-1 if sign == "-" else 1) * np.ones(len(points))
+        for axis, power in re.findall(r"([xyz])(\d?)", monomial.translate(powers)):
+            term *= points[:, "xyz".index(axis)] ** int(power or 1)
+        values += term
+    return values
+
+
 def activate(obj):
     """Make ``obj`` the only selected and the active object (None: nothing active)."""
     import bpy

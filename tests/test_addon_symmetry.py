@@ -44,10 +44,10 @@ def test_analyze_square_to_rectangle(symbreak):
     assert not record["learnable"] and record["broken_operations"] == 8
     assert record["verdict"].startswith("Not learnable")
     found = storage.suggested_order_parameter(obj)
-    assert found.irreps == "2e" and found.origin == 'group theory' and "x² − y²" in found.description
-    at_x, at_minus_x, at_y, at_minus_y, at_z = order_parameter_signal(found)  # ∝ x² − y²
+    assert found.irreps == "2e" and found.origin == 'group theory' and "y² − x²" in found.description  # long y
+    at_x, at_minus_x, at_y, at_minus_y, at_z = order_parameter_signal(found)  # ∝ y² − x²
     assert at_x == pytest.approx(at_minus_x) and at_y == pytest.approx(at_minus_y)
-    assert at_x == pytest.approx(-at_y) and abs(at_x) > 0.1 and at_z == pytest.approx(0.0, abs=1e-6)
+    assert at_x == pytest.approx(-at_y) and abs(at_x) > 0.1 and at_y > 0 and at_z == pytest.approx(0.0, abs=1e-6)
     assert "Not learnable with no symmetry-breaking input" in record["warning"]
 
 
@@ -138,7 +138,7 @@ def test_panel_shows_analysis_warning_and_fix(symbreak):
     shown = draw(panel.SYMBREAK_PT_symmetry)
     assert "Start: D4h (16 operations)" in shown and "Kept by the target: D2h" in shown
     assert any(t.startswith("Not learnable: the target breaks 8 of the 16") for t in shown)
-    assert any("x² − y²" in t for t in shown) and "symbreak.use_order_parameter" in shown
+    assert any("y² − x²" in t for t in shown) and "symbreak.use_order_parameter" in shown
     assert "Not learnable with no symmetry-breaking input" in shown
     training = draw(panel.SYMBREAK_PT_training)
     assert "Not learnable with no symmetry-breaking input" in training
@@ -186,3 +186,33 @@ def test_order_parameter_input_before_there_is_one(symbreak, capfd):
 def test_analyze_needs_a_target(symbreak):
     activate(bpy.data.objects["Cube"])
     expect_cancelled(bpy.ops.symbreak.analyze_symmetry, "no shape key")
+
+
+def test_analyze_reports_vertices_the_graph_cannot_tell_apart(symbreak, capfd):
+    """A grid squashed along y keeps its D2h, but on a small radius graph its vertices see
+    congruent neighbourhoods that must move differently: the report and panel say so."""
+    from symbreak.addon import panel, storage
+
+    x, y = np.meshgrid(np.arange(12) - 5.5, np.arange(6) - 2.5)
+    start = np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
+    made = []
+    for name, points in (("Grid", start), ("Squashed", start * [1.0, 0.5, 1.0])):
+        data = bpy.data.meshes.new(name)
+        data.from_pydata(points.tolist(), [], [])
+        made.append(bpy.data.objects.new(name, data))
+        bpy.context.scene.collection.objects.link(made[-1])
+    grid, squashed = made
+    activate(grid)
+    grid.symbreak.target_mode, grid.symbreak.target_object = 'OBJECT', squashed
+    training = bpy.context.scene.symbreak.training
+    training.graph, training.radius, training.layers = 'RADIUS', 1.1, 2
+    assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
+    record = storage.symmetry(grid)
+    assert record["learnable"] and record["local"]["indistinguishable"] == 72
+    assert "72 of 72 vertices cannot be fit" in capfd.readouterr().out
+    assert any(t.startswith("72 of 72 vertices cannot be fit within") for t in draw(panel.SYMBREAK_PT_symmetry))
+    assert bpy.ops.symbreak.train() == {'FINISHED'}  # Train says it too, before it trains
+    assert "Warning: 72 of 72 vertices cannot be fit" in capfd.readouterr().out
+    training.graph = 'ALL_PAIRS'
+    assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
+    assert storage.symmetry(grid)["local"] is None and storage.symmetry(grid)["warning"] == ""

@@ -88,3 +88,45 @@ def test_pickles_for_a_worker_process():
 
     found = pickle.loads(pickle.dumps(OrderParameter({1: np.ones((4, 3))}, "learned", "per point")))
     assert found.num_points == 4 and found.irreps == "1o" and not found.is_global
+
+
+# --- descriptions in the object's own axes ------------------------------------------------------
+
+TETRAHEDRON = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
+OCTAHEDRON = np.vstack([np.eye(3), -np.eye(3)])
+
+
+def test_a_stretched_bond_is_named_by_its_own_axis():
+    """Methane with the (1, 1, 1) bond stretched: L=1 along that bond, not along a hidden z."""
+    from engine.symmetry import order_parameter
+
+    methane = np.vstack([np.zeros(3), TETRAHEDRON])
+    stretched = methane.copy()
+    stretched[1] *= 1.2
+    found = order_parameter(methane, stretched, types=[6, 1, 1, 1, 1])
+    assert found.description == "L=1, odd, along (0.58, 0.58, 0.58)" and found.symmetry == "C3v"
+    turned = order_parameter(methane * [1, 1, -1], stretched * [1, 1, -1], types=[6, 1, 1, 1, 1])
+    assert turned.description == "L=1, odd, along (0.58, 0.58, −0.58)"
+
+
+def test_a_triaxial_ellipsoid_is_written_in_the_object_axes(rng):
+    """The L=2 input of an octahedron stretched three ways: x, y, z terms of the object, which
+    follow a known rotation of the object; no hidden frame."""
+    from scipy.spatial.transform import Rotation
+
+    from engine.symmetry import order_parameter
+    from helpers import described_polynomial
+
+    scale = [1.5, 1.0, 1.03]
+    found = order_parameter(OCTAHEDRON, OCTAHEDRON * scale)
+    assert found.description == "L=2, even, ∝ x² − 0.54y² − 0.46z²" and found.symmetry == "D2h"
+    quarter = Rotation.from_euler("x", 90, degrees=True).as_matrix()  # y → z, z → −y
+    turned = order_parameter(OCTAHEDRON @ quarter.T, OCTAHEDRON * scale @ quarter.T)
+    assert turned.description == "L=2, even, ∝ x² − 0.46y² − 0.54z²"
+    rotation = Rotation.from_rotvec([0.3, -0.5, 0.7]).as_matrix()
+    general = order_parameter(OCTAHEDRON @ rotation.T, OCTAHEDRON * scale @ rotation.T)
+    assert "main axis" not in general.description
+    u = rng.normal(size=(200, 3))
+    signal = o3.spherical_harmonics(2, torch.as_tensor(u), normalize=False).numpy() @ general.blocks[2]
+    named = described_polynomial(general.description, u)
+    assert signal @ named / np.linalg.norm(signal) / np.linalg.norm(named) > 0.99  # small terms left out

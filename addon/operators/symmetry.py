@@ -17,11 +17,13 @@ from .base import BackgroundOperator, Result, SceneOperator, fail
 LEARNING_ITERATIONS = 300
 
 
-def analyze(start: Any, target: Any, order_parameter: Optional[api.OrderParameter], types: Any,
-            progress: jobs.Progress, cancel: jobs.Cancel) -> dict[str, Any]:
-    """The analysis job: point groups, the Curie check with the given input, the order parameters."""
+def analyze(problem: inputs.Problem, graph: str, progress: jobs.Progress, cancel: jobs.Cancel) -> dict[str, Any]:
+    """The analysis job: point groups, the Curie check with the given input, the order parameters,
+    and the vertices the network cannot tell apart on the graph :func:`inputs.with_graph` chooses."""
     api.load()
-    return api.analyze(start, target, order_parameter, types=types, progress=progress, cancel=cancel)
+    config = inputs.with_graph(problem, graph).config
+    return api.analyze(problem.start, problem.target, problem.order_parameter, types=problem.types,
+                       radius=config.radius, layers=config.layers, progress=progress, cancel=cancel)
 
 
 class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
@@ -37,10 +39,10 @@ class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
     def prepare(self, context: bpy.types.Context) -> tuple[bpy.types.Object, jobs.Work, int]:
         src = inputs.source(context)
         inputs.check_editable(src.obj)
-        target, order_parameter = inputs.target(src), inputs.breaking(src)
-        self.doubt = inputs.target_doubt(src, target)
-        return src.obj, lambda progress, cancel: analyze(src.start, target, order_parameter, src.types, progress,
-                                                         cancel), 2
+        values = inputs.settings(context)
+        problem, graph = inputs.problem(src, values), values["graph"]
+        self.doubt = inputs.target_doubt(src, problem.target)
+        return src.obj, lambda progress, cancel: analyze(problem, graph, progress, cancel), 2
 
     def running(self, job: jobs.Job) -> str:
         assert self._obj is not None
@@ -49,6 +51,9 @@ class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):
     def keep(self, context: bpy.types.Context, record: dict[str, Any]) -> None:
         assert self._obj is not None
         storage.store_symmetry(self._obj, record)
+        local = record["local"]
+        if local is not None and not local["indistinguishable"]:
+            self.report({'INFO'}, local["sentence"])
         if record["warning"]:
             self.report({'WARNING'}, record["warning"])
         elif record["learnable"]:
@@ -116,7 +121,9 @@ class SYMBREAK_OT_use_order_parameter(SceneOperator):
         storage.store_order_parameter(obj, found)
         props.object_settings(obj).breaking = 'ORDER_PARAMETER'
         if found.symmetry == record["kept_group"]:  # it breaks exactly what the target breaks
-            storage.store_symmetry(obj, {**record, "inputs": f"the input {found.description}", "warning": ""})
+            local = record.get("local") or {}  # the local check stands until Analyze Symmetry runs again
+            warning = local.get("sentence", "") if local.get("indistinguishable") else ""
+            storage.store_symmetry(obj, {**record, "inputs": f"the input {found.description}", "warning": warning})
         self.report({'INFO'}, f"{obj.name!r} now breaks its symmetry with the order parameter {found.description}")
         return {'FINISHED'}
 

@@ -69,8 +69,8 @@ def duration(seconds: float) -> str:
 
 def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progress, cancel: jobs.Cancel,
           clock: Optional[StepClock] = None) -> Trained:
-    """The training job: the graph, the checks, the Curie check with the given input, then
-    training, its steps timed by ``clock``."""
+    """The training job: the graph, the checks, the Curie and local checks with the given input,
+    then training, its steps timed by ``clock``."""
     api.load()
     problem = inputs.with_graph(problem, values["graph"])
     start, target, order_parameter = problem.start, problem.target, problem.order_parameter
@@ -80,7 +80,8 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
         clock.total = steps
     began = time.perf_counter()
     try:
-        checked, skipped = api.analyze(start, target, order_parameter, types=problem.types, cancel=cancel), ""
+        checked, skipped = api.analyze(start, target, order_parameter, types=problem.types,
+                                       radius=problem.config.radius, layers=problem.config.layers, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
     checking = time.perf_counter() - began

@@ -1,15 +1,17 @@
 """The whole analysis of a start and target, as a JSON-ready dict: one point group, Curie's
-check without and with the given input, and the order parameters that would fix it."""
+check without and with the given input, the order parameters that would fix it, and the local
+check of a radius graph."""
 
 from ..errors import Cancelled
 from ..validation import check_order_parameter, check_pair
 from ._curie import curie_report
 from ._groups import point_group
+from ._local import check_graph_settings, local_check
 from ._order_parameter import _global_order_parameter, _point_order_parameter
 
 
-def analyze(start, target, order_parameter=None, types=None, *, lmax=5, tolerance=1e-3, progress=None,
-            cancel=None):
+def analyze(start, target, order_parameter=None, types=None, *, lmax=5, tolerance=1e-3, radius=None, layers=3,
+            progress=None, cancel=None):
     """Curie check and order parameters, as a JSON-ready dict.
 
     Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
@@ -17,7 +19,10 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     C∞v or D∞h), ``order_parameter`` and ``point_order_parameter`` (``OrderParameter.to_dict()``
     or None), a one-sentence ``verdict``; then ``inputs``, naming the input ``order_parameter``
     (an `~engine.order_parameter.OrderParameter` or None) whose significant degrees were
-    checked, and ``warning``: "" when the target is learnable with that input, else what to do.
+    checked, and ``warning``: "" when the target is learnable with that input, else what to do;
+    ``local``: `LocalReport.to_dict` of the network's graph (``radius``, ``layers``) with that
+    input, whose sentence ends the warning when it counts vertices, or None for all pairs
+    (``radius=None``), where the global check says it all. The ``verdict`` is Curie's alone.
 
     The start's point group is found once and serves both checks. ``progress(step, 2)`` is
     called with fractional steps below 1 while the group's candidate operations are tested,
@@ -26,6 +31,8 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     """
     x0, x1 = check_pair(start, target)
     check_order_parameter(order_parameter, len(x0))
+    if radius is not None:
+        check_graph_settings(radius, layers)
     searching = None if progress is None else (lambda done, total: progress(done / max(total, 1), 2))
     group = point_group(x0, types, tolerance=tolerance, progress=searching, cancel=cancel)
     report = curie_report(group, x0, x1, tolerance=tolerance)
@@ -41,8 +48,15 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     blocks = [] if order_parameter is None else order_parameter.significant()
     checked = curie_report(group, x0, x1, blocks, tolerance=tolerance) if blocks else report
     inputs = "no symmetry-breaking input" if order_parameter is None else f"the input {order_parameter.description}"
+    local = None if radius is None else local_check(x0, x1, radius, layers, types, feature=blocks or None,
+                                                    tolerance=tolerance).to_dict()
+    if cancel is not None and cancel():
+        raise Cancelled("Analysis cancelled")
     if progress is not None:
         progress(2, 2)
+    warning = _warning(checked, found, inputs)
+    if local and local["indistinguishable"]:
+        warning = f"{warning}. {local['sentence']}" if warning else local["sentence"]
     return {
         "start_group": G.name,
         "start_order": _json_order(G),
@@ -54,7 +68,8 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
         "point_order_parameter": point.to_dict() if point else None,
         "verdict": _verdict(report, found, point, lmax),
         "inputs": inputs,
-        "warning": _warning(checked, found, inputs),
+        "warning": warning,
+        "local": local,
     }
 
 

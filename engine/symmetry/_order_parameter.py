@@ -7,7 +7,7 @@ from e3nn import o3
 from ..order_parameter import OrderParameter
 from ..validation import check_pair
 from ._curie import _keeps_feature, _wigner_d, curie_check
-from ._groups import _ANGLE_TOL, _axis, _rotation_order, _subgroup
+from ._groups import _subgroup
 
 
 def order_parameter(start, target, types=None, *, lmax=5, tolerance=1e-3):
@@ -132,9 +132,7 @@ def _global_order_parameter(report, x0, x1, lmax, tolerance):
     if best is None:
         return None
     l, c, left = best
-    polynomial = _polynomial(l, c, _symmetry_frame(left, x1))
-    description = f"L={l}, {_parity(l)}, ∝ {polynomial} with z the main axis of {left.name}"
-    return OrderParameter({l: c}, "group theory", description, left.name)
+    return OrderParameter({l: c}, "group theory", f"L={l}, {_parity(l)}, {_described(l, c)}", left.name)
 
 
 def _point_order_parameter(report, d, tolerance):
@@ -167,49 +165,34 @@ def _parity(l):
 # --- descriptions -------------------------------------------------------------------------------
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+SMALL_TERM = 0.1  # terms below this share of the largest coefficient are left out of a description
 
 
-def _symmetry_directions(ops):
-    """``(order, unit vector)`` of each rotation axis (order >= 2) and each mirror normal (order 1)."""
-    proper = [R for R in ops if np.linalg.det(R) > 0]
-    rotations = [(_rotation_order(R, len(proper)), _axis(R)) for R in proper]
-    mirrors = [(1, _axis(-R)) for R in ops if np.linalg.det(R) < 0 and abs(np.trace(R) - 1) < _ANGLE_TOL]
-    return [(k, u) for k, u in rotations if k >= 2] + mirrors
+def _described(l, c):
+    """The signal in the points' own axes: ``along (0.58, 0.58, 0.58)`` (or ``along z``) for
+    :math:`l = 1`, else ``∝`` its harmonic polynomial (see `_polynomial`), positive terms first,
+    without the terms below :data:`SMALL_TERM` of the largest: ``∝ y² − x²``."""
+    powers, coef = _polynomial(l, c)
+    if l == 1:  # the monomials are x, y, z
+        direction = np.round(coef / np.linalg.norm(coef), 2) + 0.0
+        if np.count_nonzero(direction) == 1:
+            return f"along {'−' if direction.sum() < 0 else ''}{'xyz'[np.flatnonzero(direction)[0]]}"
+        return "along (" + ", ".join(f"{v:.2f}".replace("-", "−") for v in direction) + ")"
+    kept = [(k, p) for k, p in zip(coef, powers) if abs(k) >= SMALL_TERM]
+    text = " ".join(_term(k, p) for k, p in sorted(kept, key=lambda term: term[0] < 0))  # positive first
+    return "∝ " + (text[2:] if text.startswith("+ ") else "−" + text[2:])
 
 
-def _symmetry_frame(group, target):
-    """Rows x, y, z in which a signal invariant under ``group`` reads simply.
-
-    z is the group's highest-order direction (rotation axis, then mirror normal), ties going to
-    the direction in which the target is thinnest; x is the highest-order one perpendicular to z,
-    ties going to the target's longest extent. The target's principal axes (the eigenvectors of
-    :math:`M = \\sum_i (x_i - \\bar x)(x_i - \\bar x)^T`) stand in where the group has none.
-    """
-    centred = target - target.mean(axis=0)
-    moment = centred.T @ centred
-    principal = [(0, u) for u in np.linalg.eigh(moment)[1].T]
-    candidates = _symmetry_directions(group.operations) + principal
-    z = max(candidates, key=lambda c: (c[0], -c[1] @ moment @ c[1]))[1]
-    sides = [(k, u - (u @ z) * z) for k, u in candidates if k == 0 or abs(u @ z) < _ANGLE_TOL]
-    sides = [(k, u / np.linalg.norm(u)) for k, u in sides if np.linalg.norm(u) > _ANGLE_TOL]
-    x = max(sides, key=lambda c: (c[0], c[1] @ moment @ c[1]))[1]
-    return np.stack([x, np.cross(z, x), z])
-
-
-def _polynomial(l, c, frame):
-    """The signal as a harmonic polynomial :math:`\\sum_m c_m r^l Y^l_m` in the coordinates of ``frame``.
-
-    The monomial coefficients are fitted exactly on random points and scaled to a largest
-    magnitude of 1.
-    """
+def _polynomial(l, c):
+    """The signal :math:`\\sum_m c_m r^l Y^l_m` as a polynomial in the points' x, y, z:
+    ``(powers, coefficients)``, the monomials :math:`x^i y^j z^k` with :math:`i + j + k = l`
+    fitted exactly on random points and scaled to a largest magnitude of 1, to 2 decimals."""
     powers = [(i, j, l - i - j) for i in range(l, -1, -1) for j in range(l - i, -1, -1)]
     u = np.random.default_rng(0).normal(size=(3 * len(powers), 3))
-    values = _sh(l, u @ frame, normalize=False) @ c
+    values = _sh(l, u, normalize=False) @ c
     monomials = np.stack([np.prod(u**p, axis=1) for p in powers], axis=1)
     coef = np.linalg.lstsq(monomials, values, rcond=None)[0]
-    coef = np.round(coef / np.abs(coef).max(), 2)
-    terms = [_term(k, p) for k, p in zip(coef, powers) if k != 0]
-    return " ".join(terms).lstrip("+ ")
+    return powers, np.round(coef / np.abs(coef).max(), 2)
 
 
 def _term(k, powers):
