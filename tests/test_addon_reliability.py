@@ -235,8 +235,7 @@ def test_use_order_parameter_changes_nothing_when_it_cannot_finish(symbreak):
 
 @pytest.mark.parametrize("op, group, name, shown", [
     ("train", "training", "learning_rate", "Learning Rate"),
-    ("train", "training", "max_radius", "Max Radius"),
-    ("learn_order_parameter", "training", "max_radius", "Max Radius"),
+    ("learn_order_parameter", "training", "learning_rate", "Learning Rate"),
     ("show_signals", "display", "signal_scale", "Signal Scale"),
     ("animate", "display", "point_radius", "Point Radius"),
 ])
