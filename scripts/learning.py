@@ -82,12 +82,14 @@ def run(case: Case) -> dict:
     """Analyze, add the suggested input when one is needed, train with the defaults; the fit."""
     began = time.perf_counter()
     radius = api.automatic_radius(case.start)
-    analysis = api.analyze(case.start, case.target, types=case.types)
+    analysis = api.analyze(case.start, case.target, types=case.types, radius=radius)
     suggested = analysis["order_parameter"]
     order_parameter = None if analysis["learnable"] or suggested is None else api.OrderParameter.from_dict(suggested)
+    local = analysis["local"] or {}
     row = {"case": case.name, "vertices": len(case.start), "edges": api.count_edges(case.start, radius),
            "input": "none" if order_parameter is None else order_parameter.description,
-           "learnable": analysis["learnable"] or order_parameter is not None}
+           "learnable": analysis["learnable"] or order_parameter is not None,
+           "local": local.get("sentence", "") if local.get("indistinguishable") else ""}
     if not row["learnable"]:
         return {**row, "verdict": analysis["verdict"], "seconds": time.perf_counter() - began}
     result = api.train(case.start, case.target, config=api.ModelConfig(radius=radius),
@@ -110,6 +112,8 @@ def main(words: list[str]) -> None:
             continue
         print(f"| {r['case']} | {r['vertices']} | {r['edges']:,} | {r['input']} | {r['steps']} | {r['seconds']:.1f} | "
               f"{r['max_error']:.1%} | {r['mean_error']:.1%} | {r['within']:.0%} |", flush=True)
+        if r["local"]:
+            print(f"|   ↳ local check | | | {r['local']} | | | | | |", flush=True)
 
 
 if __name__ == "__main__":
