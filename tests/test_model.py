@@ -18,7 +18,7 @@ from engine import api
 from engine.config import ModelConfig
 from engine.graph import Graph, edges
 from engine.network import Network, hidden_irreps
-from engine.network.rotated import Rotated, frames
+from engine.network.rotated import Layout, Rotated, frames
 from engine.reference import ReferenceNetwork, copy_weights
 from helpers import random_orthogonal, wigner
 
@@ -299,20 +299,29 @@ def test_rotated_is_equivariant(inversion, float64_default, monkeypatch):
 
 
 def test_frames_turn_each_edge_onto_the_polar_axis(float64_default):
-    """D_e are e3nn's wigner_D(l, alpha, beta, 0), and D_e^T Y_e keeps only m = 0, including
-    for self-loops."""
+    """D_e, as two turns about the polar axis and two quarter turns, is e3nn's wigner_D(l, alpha,
+    beta, 0), D_e^T its transpose, and D_e^T Y_e keeps only m = 0, sqrt(2l+1), or nothing for a
+    zero vector (self-loops)."""
     vectors = torch.cat([torch.randn(50, 3, generator=torch.Generator().manual_seed(6), dtype=torch.float64),
                          torch.zeros(1, 3), torch.tensor([[0.0, 2.0, 0.0], [0.0, -1.0, 0.0]])])
     harmonics = o3.spherical_harmonics(list(range(6)), vectors, normalize=True, normalization="component")
-    rotations, frame_harmonics = frames(vectors, harmonics, 5)
-    alpha, beta = o3.xyz_to_angles(vectors[:50])
-    for l in range(1, 6):
-        d = rotations[l - 1].permute(2, 0, 1)
-        assert (d[:50] - o3.wigner_D(l, alpha, beta, torch.zeros_like(alpha))).abs().max() < 1e-12
-        in_frame = torch.einsum("eij,ei->ej", d, harmonics[:, l * l:(l + 1) ** 2])
-        assert (in_frame[:, l] - frame_harmonics[l]).abs().max() < 1e-12
-        assert in_frame[:, torch.arange(2 * l + 1) != l].abs().max() < 1e-12
-    assert torch.allclose(frame_harmonics[1:, :50], torch.tensor([3.0, 5.0, 7.0, 9.0, 11.0])[:, None].sqrt())
+    alpha_turns, beta_turns = frames(vectors, 5, torch.float64)
+    alpha, beta = o3.xyz_to_angles(vectors)
+    layout = Layout([o3.Irrep(l, (-1) ** l) for l in range(6)], 5, torch.float64)
+    every = slice(0, len(vectors))
+    identity = torch.eye(36)[:, :, None].expand(36, 36, len(vectors))
+    d = torch.stack([layout.from_frame(identity[:, j], alpha_turns, beta_turns, every) for j in range(36)], 1)
+    d_t = torch.stack([layout.to_frame(identity[:, j], alpha_turns, beta_turns, every) for j in range(36)], 1)
+    in_frame = layout.to_frame(harmonics.T, alpha_turns, beta_turns, every)
+    for l in range(6):
+        block = slice(l * l, (l + 1) ** 2)
+        expected = o3.wigner_D(l, alpha, beta, torch.zeros_like(alpha))
+        assert (d[block, block].permute(2, 0, 1) - expected).abs().max() < 1e-12
+        assert (d_t[block, block].permute(2, 0, 1) - expected.transpose(1, 2)).abs().max() < 1e-12
+        assert (in_frame[block][torch.arange(2 * l + 1) != l].abs() < 1e-12).all()
+        m_zero = torch.full((len(vectors),), (2 * l + 1) ** 0.5)
+        m_zero[50] = 1.0 if l == 0 else 0.0
+        assert (in_frame[l * l + l] - m_zero).abs().max() < 1e-12
 
 
 # --- streamed path == planned path ----------------------------------------------------------
