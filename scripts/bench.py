@@ -172,6 +172,44 @@ def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
             "threads": torch.get_num_threads(), "load": os.getloadavg()[0]}
 
 
+JAX_PYTHON = os.path.join(ROOT, ".venv-jax", "bin", "python")
+
+
+def _jax_problem(points: int, folder: str) -> str:
+    """Write one problem of :data:`MESH_SIZES` for ``scripts/bench_jax.py``: the engine's graph
+    (edges, envelope, neighbour counts), features, target signals and settings; returns the path."""
+    import numpy as np
+    import torch
+
+    from engine.graph import edges, envelope
+    from engine.network import hidden_irreps
+    from engine.signals import encode
+
+    config, start, target = _mesh_problem(points)
+    source, destination = edges(start, config.radius)
+    weights = envelope(torch.as_tensor(np.linalg.norm(start[source] - start[destination], axis=1)), config.radius)
+    neighbours = np.bincount(destination, weights=weights.numpy(), minlength=len(start))
+    settings = {**config.to_dict(), "irreps_in": "0e", "irreps_out": str(hidden_irreps(config.lmax))}
+    path = os.path.join(folder, f"problem_{points}.npz")
+    np.savez(path, positions=start, source=source, destination=destination, envelope=weights.numpy(),
+             neighbours=neighbours, features=np.ones((len(start), 1)), goal=encode(target - start, config.lmax),
+             settings=json.dumps(settings))
+    return path
+
+
+def measure_jax(points: int, steps: int, threads: int) -> dict:
+    """``scripts/bench_jax.py`` on one problem, in ``.venv-jax``; ``threads == 1`` keeps XLA on one thread."""
+    env = dict(os.environ)
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    with tempfile.TemporaryDirectory() as folder:
+        problem = _jax_problem(points, folder)
+        out = subprocess.run([JAX_PYTHON, os.path.join(ROOT, "scripts", "bench_jax.py"), problem, str(steps)],
+                             check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return {**result, "load": os.getloadavg()[0]}
+
+
 def measure_show_signals(n: int, level: int) -> dict:
     """``symbreak.show_signals`` on ``n`` vertices with a stored prediction, at icosphere ``level``."""
     import bpy
@@ -230,38 +268,56 @@ def scale_section() -> list[str]:
     return rows
 
 
+def _steps(results: list[dict], points: int) -> list[float]:
+    """Per-step seconds after the first of every run; for the seed, each run's total of 200 steps."""
+    if points == 4:
+        return [r["total"] for r in results]
+    return [t for r in results for t in r["steps"]]
+
+
 def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: list[str] | None = None) -> list[str]:
-    """The engine's training step against plain e3nn eager from the seed to 10,000 points:
-    ``runs`` interleaved fresh processes per side; per-step times after the first step
-    (min and median over every step of every run), the seed by total time of 200 steps."""
+    """The engine's training step against plain e3nn eager and e3nn-jax (jit) from the seed to
+    10,000 points: ``runs`` interleaved fresh processes per side (e3nn-jax once: it compiles
+    for minutes); per-step times after the first step (min and median over every step of every
+    run), the seed by total time of 200 steps; first steps carry construction, precomputation
+    and, for e3nn-jax, tracing and compilation."""
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    rows = [f"| points | edges | plain e3nn step (s) min / median | engine step (s) min / median | "
-            f"speed-up min / median | engine first step (s) | peak memory e3nn / engine (MiB) | load |",
-            "|---|---|---|---|---|---|---|---|"]
+    with_jax = os.path.exists(JAX_PYTHON)
+    rows = ["| points | edges | plain e3nn step (s) min / median | e3nn-jax step (s) min / median | "
+            "engine step (s) min / median | speed-up over e3nn min / median | over e3nn-jax min / median | "
+            "first step e3nn-jax / engine (s) | engine µs per edge | peak memory e3nn / e3nn-jax / engine (MiB) | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(rows), flush=True)
+    if not with_jax:
+        print("(e3nn-jax not installed: run scripts/setup_jax.sh)", flush=True)
     try:
         for name, points in MESH_SIZES.items():
             if sizes and name.split()[0] not in sizes:
                 continue
             steps = 200 if points == 4 else (3 if points >= 10_000 else 5)
-            sides: dict = {"baseline": [], "engine": []}
-            for _ in range(runs):
-                for side in sides:
+            sides: dict = {"baseline": [], "engine": [], "jax": []}
+            for run in range(runs):
+                for side in ("baseline", "engine"):
                     sides[side].append(_measure("mesh", side, str(points), str(steps), str(threads)))
-            if points == 4:  # the seed: whole training, construction included
-                base = [r["total"] for r in sides["baseline"]]
-                fast = [r["total"] for r in sides["engine"]]
-            else:
-                base = [t for r in sides["baseline"] for t in r["steps"]]
-                fast = [t for r in sides["engine"] for t in r["steps"]]
+                if with_jax and run == 0:
+                    sides["jax"].append(measure_jax(points, steps, threads))
+            base, fast, peer = (_steps(sides[side], points) for side in ("baseline", "engine", "jax"))
             b_min, b_med, f_min, f_med = min(base), statistics.median(base), min(fast), statistics.median(fast)
-            peak = [max(r["peak_mib"] for r in sides[side]) for side in sides]
+            if peer:
+                j_min, j_med = min(peer), statistics.median(peer)
+                jax_cells = (f"{j_min:.3f} / {j_med:.3f}", f"{j_min / f_min:.1f}× / {j_med / f_med:.1f}×",
+                             f"{sides['jax'][0]['first']:.1f}", f"{sides['jax'][0]['peak_mib']:.0f}")
+            else:
+                jax_cells = ("–", "–", "–", "–")
+            peak = [max(r["peak_mib"] for r in sides[side]) for side in ("baseline", "engine")]
             load = [r["load"] for rs in sides.values() for r in rs]
+            edges = sides["engine"][0]["edges"]
+            per_edge = f"{f_min / edges * 1e6:.1f}" if points != 4 else "–"
             label = f"{name} (200 steps, total)" if points == 4 else name
-            rows.append(f"| {label} | {sides['engine'][0]['edges']:,} | {b_min:.3f} / {b_med:.3f} | "
-                        f"{f_min:.4f} / {f_med:.4f} | {b_min / f_min:.1f}× / {b_med / f_med:.1f}× | "
-                        f"{statistics.median(r['first'] for r in sides['engine']):.2f} | "
-                        f"{peak[0]:.0f} / {peak[1]:.0f} | {min(load):.1f}–{max(load):.1f} |")
+            rows.append(f"| {label} | {edges:,} | {b_min:.3f} / {b_med:.3f} | {jax_cells[0]} | "
+                        f"{f_min:.4f} / {f_med:.4f} | {b_min / f_min:.1f}× / {b_med / f_med:.1f}× | {jax_cells[1]} | "
+                        f"{jax_cells[2]} / {statistics.median(r['first'] for r in sides['engine']):.2f} | {per_edge} | "
+                        f"{peak[0]:.0f} / {jax_cells[3]} / {peak[1]:.0f} | {min(load):.1f}–{max(load):.1f} |")
             print(rows[-1], flush=True)
     finally:
         if burner is not None:

@@ -327,41 +327,62 @@ def test_frames_turn_each_edge_onto_the_polar_axis(float64_default):
 # --- streamed path == planned path ----------------------------------------------------------
 
 
+def streamed_run(net, features, positions):
+    """The streamed executor (autograd's path on large graphs) on any graph."""
+    with torch.no_grad():
+        return engine.network.streamed.run(net, torch.as_tensor(features, dtype=torch.float64),
+                                           Graph.of(net.config, np.asarray(positions, dtype=np.float64)))
+
+
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(radius=1.2, output="vector"), ModelConfig(lmax=3)])
 def test_streamed_equals_planned(config, monkeypatch):
-    """Forcing the streamed path (in several chunks) changes only the radial weights, now
-    interpolated from a table: by less than float32 resolution."""
+    """The streamed path (in several chunks) changes only the radial weights, interpolated from
+    a table: by less than float32 resolution."""
     rng = np.random.default_rng(9)
     net = make_network(config, "0e+2e")
     positions, x = rng.normal(size=(12, 3)), rng.normal(size=(12, 6))
     planned = run(net, x, positions)
-    monkeypatch.setattr(engine.network.network, "MAX_PLANNED_EDGES", 0)
     monkeypatch.setattr(engine.network.streamed, "EDGE_CHUNK", 17)
-    streamed = run(net, x, positions)
+    streamed = streamed_run(net, x, positions)
     assert (streamed - planned).abs().max() <= 1e-6 * scale(planned)
 
 
-def test_streamed_path_is_exactly_equivariant(monkeypatch):
+def test_streamed_path_is_exactly_equivariant():
     """The radial table depends on edge lengths only, so the streamed path stays equivariant."""
-    monkeypatch.setattr(engine.network.network, "MAX_PLANNED_EDGES", 0)
     rng = np.random.default_rng(12)
     net = make_network(ModelConfig(radius=1.5), "0e")
     positions, x = rng.normal(size=(30, 3)), np.ones((30, 1))
     rotation = o3.rand_matrix(dtype=torch.float64)
-    out = run(net, x, positions)
-    rotated = run(net, x, positions @ rotation.numpy().T)
+    out = streamed_run(net, x, positions)
+    rotated = streamed_run(net, x, positions @ rotation.numpy().T)
     expected = out @ D(net.irreps_out, rotation).T
     assert (rotated - expected).abs().max() <= 1e-10 * scale(out)
 
 
-def test_streamed_float32_large_cloud():
-    """About 2000 points on a radius graph stream in float32 and match float64 to 1e-4 relative."""
+@pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
+                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
+def test_large_graph_inference_equals_plain_e3nn(config, irreps_in, float64_default, monkeypatch):
+    """Inference on graphs above MAX_PLANNED_EDGES runs in edge frames, each chunk evaluating the
+    radial MLPs on its own band of lengths: equal to plain e3nn to 1e-10, a coincident pair of
+    points included."""
+    reference, network, positions, x = reference_pair(config, irreps_in, np.random.default_rng(17), 8)
+    positions[3] = positions[5]  # an edge of length 0 that is not a self-loop
+    expected = reference(torch.as_tensor(x), torch.as_tensor(positions))
+    monkeypatch.setattr(engine.network.network, "MAX_PLANNED_EDGES", 0)
+    monkeypatch.setattr(engine.network.rotated, "EDGE_CHUNK", 7)
+    out = run(network, x, positions)
+    assert expected.abs().max() > 1e-3
+    assert (out - expected).abs().max() <= 1e-10 * scale(expected)
+
+
+def test_large_cloud_float32():
+    """About 2000 points on a radius graph run in edge frames in float32 and match float64 to 1e-4 relative."""
     rng = np.random.default_rng(10)
     config = ModelConfig(radius=0.35)
     positions = rng.uniform(0.0, 2.0, size=(2000, 3))
     net = make_network(config)
     geometry64 = Graph.of(config, positions)
-    assert geometry64.num_edges > engine.network.MAX_PLANNED_EDGES  # really the streamed path
+    assert geometry64.num_edges > engine.network.MAX_PLANNED_EDGES  # really the large-graph path
     ones = torch.ones(2000, 1, dtype=torch.float64)
     with torch.no_grad():
         out64 = net(ones, geometry64)

@@ -36,7 +36,9 @@ the backward pass is derived by hand from the rotated inputs kept by the forward
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -152,16 +154,26 @@ class Rotated:
         self.gates = list(network.gates)
         self.chunks = [slice(a, min(a + EDGE_CHUNK, self.num_edges)) for a in range(0, self.num_edges, EDGE_CHUNK)]
 
-    def _frame_tables(self, k: int, radial: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Convolution ``k``'s :math:`T` at every distinct length, ``(nnz, L)``, from its ``(L, paths)``
-        radial weights, and the factors :math:`c(r)`, ``(L, paths)``."""
+    def _frame_tables(self, k: int, radial: torch.Tensor, zero_length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Convolution ``k``'s :math:`T` at distinct lengths, ``(nnz, L)``, from their ``(L, paths)``
+        radial weights and ``(L, 1)`` zero-length flags, and the factors :math:`c(r)`, ``(L, paths)``."""
         table = self.tables[k]
-        factor = torch.where(self.zero_length, table.factor_at_zero, table.factor)
+        factor = torch.where(zero_length, table.factor_at_zero, table.factor)
         return table.mixing @ (radial * factor).T, factor
 
-    def _convolve(self, k: int, x: torch.Tensor, frame_tables: torch.Tensor, tape: list | None) -> torch.Tensor:
-        r"""``(D_in, N)`` features to ``(D_out, N)``: :math:`x'_i = \sum_{e \to i} s_e D_e T_e D_e^\top x_{s(e)}`;
-        with a ``tape`` the rotated inputs :math:`D_e^\top x_{s(e)}` are kept, ``(D_in, E)``."""
+    def _band_tables(self, weights: list[torch.Tensor], k: int, lengths: torch.Tensor) -> torch.Tensor:
+        """A chunk's :math:`T_e`, ``(nnz, E)``, from convolution ``k``'s MLP evaluated on the band of
+        distinct lengths its sorted ``lengths`` span."""
+        low, high = int(lengths[0]), int(lengths[-1]) + 1
+        radial = self.radial.evaluate([w[k:k + 1] for w in weights], self.basis[k:k + 1, low:high])
+        band, _ = self._frame_tables(k, radial[0, :, :self.tables[k].num_paths], self.zero_length[low:high])
+        return band.index_select(1, lengths - low)
+
+    def _convolve(self, k: int, x: torch.Tensor, edge_tables: Callable[[torch.Tensor], torch.Tensor],
+                  tape: list | None) -> torch.Tensor:
+        r"""``(D_in, N)`` features to ``(D_out, N)``: :math:`x'_i = \sum_{e \to i} s_e D_e T_e D_e^\top x_{s(e)}`,
+        ``edge_tables(lengths)`` giving the chunk's :math:`T_e`, ``(nnz, E)``, from its sorted length
+        indices; with a ``tape`` the rotated inputs :math:`D_e^\top x_{s(e)}` are kept, ``(D_in, E)``."""
         table = self.tables[k]
         summed = torch.zeros(table.d_out, self.num_points, dtype=x.dtype)
         kept = torch.empty(table.d_in, self.num_edges, dtype=x.dtype) if tape is not None else None
@@ -169,7 +181,7 @@ class Rotated:
             rotated = table.layout_in.to_frame(x.index_select(1, self.source[e]), self.alpha, self.beta, e)
             if kept is not None:
                 kept[:, e] = rotated
-            products = rotated.index_select(0, table.input_of) * frame_tables.index_select(1, self.length_index[e])
+            products = rotated.index_select(0, table.input_of) * edge_tables(self.length_index[e])
             messages = torch.zeros(table.d_out, e.stop - e.start, dtype=x.dtype).index_add_(0, table.output_of, products)
             messages = table.layout_out.from_frame(messages * self.scale[e], self.alpha, self.beta, e)
             summed.index_add_(1, self.destination[e], messages)
@@ -202,8 +214,8 @@ class Rotated:
         """``(K, L, max paths)`` radial weights and ``(N, D_in)`` features to ``(D_out, N)``."""
         x = features.T.contiguous()
         for k, table in enumerate(self.tables):
-            frame_tables, factor = self._frame_tables(k, radial[k, :, :table.num_paths])
-            x = self._convolve(k, x, frame_tables, tape)
+            frame_tables, factor = self._frame_tables(k, radial[k, :, :table.num_paths], self.zero_length)
+            x = self._convolve(k, x, functools.partial(torch.index_select, frame_tables, 1), tape)
             if tape is not None:
                 tape.append((frame_tables, factor))
             if k < len(self.gates):
@@ -211,8 +223,17 @@ class Rotated:
         return x
 
     def forward(self, weights: list[torch.Tensor], features: torch.Tensor, tape: list | None = None) -> torch.Tensor:
-        """``(N, D_in)`` features to ``(N, D_out)`` outputs (a transposed view)."""
-        return self._run(self.radial.evaluate(weights, self.basis, tape), features, tape).T
+        """``(N, D_in)`` features to ``(N, D_out)`` outputs (a transposed view); with a ``tape``, what
+        the backward pass needs is pushed on it. Without one, each chunk evaluates its convolution's
+        radial MLP on its own band of lengths only, so memory stays that of a chunk at any size."""
+        if tape is not None:
+            return self._run(self.radial.evaluate(weights, self.basis, tape), features, tape).T
+        x = features.T.contiguous()
+        for k in range(len(self.tables)):
+            x = self._convolve(k, x, functools.partial(self._band_tables, weights, k), None)
+            if k < len(self.gates):
+                x = self.gates[k].unscaled(x)
+        return x.T
 
     def loss_and_gradient(self, weights: list[torch.Tensor], features: torch.Tensor, goal: torch.Tensor,
                           grad_weights: list[torch.Tensor]) -> torch.Tensor:
