@@ -161,13 +161,15 @@ def _neighbours(level: int) -> np.ndarray:
     return edges[first[:, None] + slot, 1]
 
 
-def _local_maxima(values: np.ndarray, level: int) -> np.ndarray:
-    """``(V, S)`` mask of grid vertices (rows) not lower than any neighbour, for each signal."""
-    neighbours = _neighbours(level)
-    highest = values[neighbours[:, 0]]
-    for k in range(1, neighbours.shape[1]):
-        np.maximum(highest, values[neighbours[:, k]], out=highest)
-    return values >= highest
+def _local_maxima(values: np.ndarray, vertex: np.ndarray, owner: np.ndarray, level: int) -> np.ndarray:
+    """``(K,)`` mask of the entries ``values[vertex, owner]`` of ``(V, S)`` grid values that are
+    not lower than any of their grid neighbours'."""
+    neighbours = _neighbours(level)[vertex]
+    mine = values[vertex, owner]
+    keep = np.ones(len(vertex), dtype=bool)
+    for k in range(neighbours.shape[1]):
+        keep &= mine >= values[neighbours[:, k], owner]
+    return keep
 
 
 @functools.lru_cache(maxsize=8)
@@ -285,9 +287,11 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.
     values = spherical_harmonics(lmax, grid).astype(np.float32) @ unit.T.astype(np.float32)
     relative = np.abs(values).max(axis=0)
     scale = relative * size
-    high = values >= values.max(axis=0) - 0.1 * relative  # far lower lobes can't win
-    candidates = _local_maxima(values, level) & high & (values > 0) & (scale > 1e-12)
-    owner, vertex = np.nonzero(candidates.T)
+    # far lower lobes can't win; local maxima are looked for among the rest only
+    high = (values >= values.max(axis=0) - 0.1 * relative) & (values > 0) & (scale > 1e-12)
+    vertex, owner = np.nonzero(high)
+    local = _local_maxima(values, vertex, owner, level)
+    owner, vertex = owner[local], vertex[local]
     peaks = [np.zeros((1, 3))] * len(signals)
     if not len(owner):
         return peaks
