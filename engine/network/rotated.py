@@ -68,6 +68,12 @@ def frames(vectors: torch.Tensor, lmax: int, dtype: torch.dtype) -> tuple[Turns,
     return Turns(alpha, lmax, dtype), Turns(beta, lmax, dtype)
 
 
+@functools.lru_cache(maxsize=None)
+def _quarter_turn(l: int) -> torch.Tensor:
+    """:math:`P`, the Wigner matrix of degree ``l`` of a quarter turn about :math:`z`, float64."""
+    return o3.Irrep(l, 1).D_from_matrix(o3.matrix_z(torch.tensor(-math.pi / 2, dtype=torch.float64)))
+
+
 class Layout:
     r"""How :math:`D_e` acts on features of ``irreps``, feature-major ``(D, E)``: each component's
     :math:`m` and the row of its :math:`-m`, and the block-diagonal quarter turn :math:`P`."""
@@ -78,8 +84,7 @@ class Layout:
                              zip(irreps, np.cumsum([0] + [ir.dim for ir in irreps]))])
         self.row = torch.as_tensor(m + lmax)  # row of cos m theta, sin m theta in a Turns
         self.flip = torch.as_tensor(at - m)  # the component of -m
-        quarter_turn = o3.matrix_z(torch.tensor(-math.pi / 2, dtype=torch.float64))
-        self.quarter = torch.block_diag(*[o3.Irrep(ir.l, 1).D_from_matrix(quarter_turn) for ir in irreps]).to(dtype)
+        self.quarter = torch.block_diag(*[_quarter_turn(ir.l) for ir in irreps]).to(dtype)
         self.quarter_t = self.quarter.T.contiguous()
 
     def turn(self, x: torch.Tensor, turns: Turns, e: slice, inverse: bool) -> torch.Tensor:
