@@ -7,6 +7,10 @@ measurements also register it first (bpy module, headless) and time only the ope
     python scripts/bench.py                 # everything
     python scripts/bench.py training scale  # chosen sections
     python scripts/bench.py mesh --threads 1 --busy  # one thread, beside a busy process
+    python scripts/bench.py scale --millions         # prediction up to 1,000,000 points
+
+The mesh section's second peer, e3nn-jax, runs in its own environment (``scripts/setup_jax.sh``
+creates ``.venv-jax``; without it that column stays empty).
 """
 
 from __future__ import annotations
@@ -85,12 +89,13 @@ def measure_training(side: str, task_name: str, iterations: int) -> dict:
 
 def measure_scale(n: int, dtype_name: str) -> dict:
     """Inference (graph, network, decoding) on ``n`` random points, one per unit volume: about
-    8 neighbours each within radius 1.25."""
+    9 neighbours each within radius 1.25; decoding timed again on its own on the same outputs."""
     import resource
 
     import numpy as np
     import torch
 
+    from engine import signals
     from engine.config import ModelConfig
     from engine.graph import edges as engine_edges
     from engine.network import Network
@@ -105,9 +110,34 @@ def measure_scale(n: int, dtype_name: str) -> dict:
     prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
     seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    began = time.perf_counter()
+    signals.decode(prediction.signals)
+    decoding = time.perf_counter() - began
     edges = len(engine_edges(positions, radius)[0])
-    return {"seconds": seconds, "edges": edges, "peak_mib": peak / 1024,
+    return {"seconds": seconds, "decoding": decoding, "edges": edges, "peak_mib": peak / 1024,
             "ambiguous": int(prediction.ambiguous.sum())}
+
+
+def measure_grid(side: int, iterations: int) -> dict:
+    """Training on a ``side`` × ``side`` grid of unit spacing (radius 2.1: 12 neighbours inside)
+    towards small random displacements, float32: the steps, then the final prediction pass
+    (training's clock after the last step) and decoding (after training's clock), whose
+    signals after a few steps are weak and tied by the grid's symmetry."""
+    import numpy as np
+
+    from engine import training
+    from engine.config import ModelConfig
+
+    x, y = np.meshgrid(np.arange(side, dtype=float), np.arange(side, dtype=float))
+    start = np.stack([x.ravel(), y.ravel(), np.zeros(side * side)], axis=1)
+    target = start + 0.1 * np.random.default_rng(0).normal(size=start.shape)
+    ends: list[float] = []
+    began = time.perf_counter()
+    result = training.train(start, target, config=ModelConfig(radius=2.1), iterations=iterations,
+                            progress=lambda iteration, loss: ends.append(time.perf_counter()))
+    wall = time.perf_counter() - began
+    return {"vertices": side * side, "steps": ends[-1] - began, "final_pass": began + result.seconds - ends[-1],
+            "decoding": wall - result.seconds, "ambiguous": int(result.prediction.ambiguous.sum())}
 
 
 MESH_SIZES = {"seed": 4, "42 all pairs": 42, "500": 500, "2,000": 2_000, "10,000": 10_000}
@@ -257,15 +287,25 @@ def training_section(iterations: int) -> list[str]:
     return rows
 
 
-def scale_section() -> list[str]:
-    rows = ["| points | dtype | edges | time (s) | peak memory (MiB) | bytes per edge |", "|---|---|---|---|---|---|"]
+def scale_section(millions: bool = False) -> list[str]:
+    """Prediction on random clouds (10,000 and 100,000 points; 1,000,000 with ``millions``), and
+    training's final pass and decoding on a 10,000-vertex grid."""
+    rows = ["| points | dtype | edges | time (s) | of which decoding (s) | peak memory (MiB) | bytes per edge |",
+            "|---|---|---|---|---|---|---|"]
     print("\n".join(rows), flush=True)
-    for n in (10_000, 100_000):
+    for n in (10_000, 100_000) + ((1_000_000,) if millions else ()):
         r = _measure("scale", str(n), "float32")
-        rows.append(f"| {n:,} | float32 | {r['edges']:,} | {r['seconds']:.2f} | {r['peak_mib']:.0f} | "
-                    f"{r['peak_mib'] * 2**20 / r['edges']:.0f} |")
+        rows.append(f"| {n:,} | float32 | {r['edges']:,} | {r['seconds']:.2f} | {r['decoding']:.2f} | "
+                    f"{r['peak_mib']:.0f} | {r['peak_mib'] * 2**20 / r['edges']:.0f} |")
         print(rows[-1], flush=True)
-    return rows
+    grid = ["", "| grid vertices | 3 training steps (s) | final prediction pass (s) | decoding (s) | ambiguous |",
+            "|---|---|---|---|---|"]
+    print("\n".join(grid), flush=True)
+    r = _measure("grid", "100", "3")
+    grid.append(f"| {r['vertices']:,} | {r['steps']:.2f} | {r['final_pass']:.2f} | {r['decoding']:.2f} | "
+                f"{r['ambiguous']:,} |")
+    print(grid[-1], flush=True)
+    return rows + grid
 
 
 def _steps(results: list[dict], points: int) -> list[float]:
@@ -367,6 +407,8 @@ def main() -> None:
             print(json.dumps(measure_training(args[0], args[1], int(args[2]))))
         elif kind == "mesh":
             print(json.dumps(measure_mesh(args[0], int(args[1]), int(args[2]), int(args[3]))))
+        elif kind == "grid":
+            print(json.dumps(measure_grid(int(args[0]), int(args[1]))))
         elif kind == "show_signals":
             print(json.dumps(measure_show_signals(int(args[0]), int(args[1]))))
         else:
@@ -378,6 +420,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="interleaved fresh processes per side (mesh)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for mesh (0: each side's default)")
     parser.add_argument("--busy", action="store_true", help="run mesh beside a busy process")
+    parser.add_argument("--millions", action="store_true", help="scale: also predict 1,000,000 points (minutes)")
     parser.add_argument("--sizes", nargs="*", help=f"mesh sizes among {', '.join(MESH_SIZES)} (default: all)")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
@@ -391,6 +434,8 @@ def main() -> None:
             training_section(args.iterations)
         elif section == "mesh":
             mesh_section(args.runs, args.threads, args.busy, args.sizes)
+        elif section == "scale":
+            scale_section(args.millions)
         else:
             SECTIONS[section]()
 
