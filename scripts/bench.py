@@ -315,20 +315,21 @@ def _steps(results: list[dict], points: int) -> list[float]:
     return [t for r in results for t in r["steps"]]
 
 
-def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: list[str] | None = None) -> list[str]:
+def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: list[str] | None = None,
+                 jax: bool = True) -> list[str]:
     """The engine's training step against plain e3nn eager and e3nn-jax (jit) from the seed to
     10,000 points: ``runs`` interleaved fresh processes per side (e3nn-jax once: it compiles
     for minutes); per-step times after the first step (min and median over every step of every
     run), the seed by total time of 200 steps; first steps carry construction, precomputation
     and, for e3nn-jax, tracing and compilation."""
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    with_jax = os.path.exists(JAX_PYTHON)
+    with_jax = jax and os.path.exists(JAX_PYTHON)
     rows = ["| points | edges | plain e3nn step (s) min / median | e3nn-jax step (s) min / median | "
             "engine step (s) min / median | speed-up over e3nn min / median | over e3nn-jax min / median | "
             "first step e3nn-jax / engine (s) | engine µs per edge | peak memory e3nn / e3nn-jax / engine (MiB) | load |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(rows), flush=True)
-    if not with_jax:
+    if jax and not with_jax:
         print("(e3nn-jax not installed: run scripts/setup_jax.sh)", flush=True)
     try:
         for name, points in MESH_SIZES.items():
@@ -420,6 +421,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="interleaved fresh processes per side (mesh)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for mesh (0: each side's default)")
     parser.add_argument("--busy", action="store_true", help="run mesh beside a busy process")
+    parser.add_argument("--without-jax", action="store_true", help="mesh: leave the e3nn-jax peer out")
     parser.add_argument("--millions", action="store_true", help="scale: also predict 1,000,000 points (minutes)")
     parser.add_argument("--sizes", nargs="*", help=f"mesh sizes among {', '.join(MESH_SIZES)} (default: all)")
     args = parser.parse_args()
@@ -433,7 +435,7 @@ def main() -> None:
         if section == "training":
             training_section(args.iterations)
         elif section == "mesh":
-            mesh_section(args.runs, args.threads, args.busy, args.sizes)
+            mesh_section(args.runs, args.threads, args.busy, args.sizes, not args.without_jax)
         elif section == "scale":
             scale_section(args.millions)
         else:

@@ -253,7 +253,9 @@ class Rotated:
             if k < len(self.gates):
                 grad = self.gates[k].backward(grad, tape)
             frame_tables, factor = tape.pop()
-            grad, grad_tables = self._convolve_backward(k, grad, frame_tables, tape, input_grad=k > 0)
+            grad_x, grad_tables = self._convolve_backward(k, grad, frame_tables, tape, input_grad=k > 0)
             grad_radial[k, :, :self.tables[k].num_paths] = (grad_tables.T @ self.tables[k].mixing) * factor
+            if grad_x is not None:  # the previous layer's outputs
+                grad = grad_x
         self.radial.backward(weights, tape, grad_radial, grad_weights)
         return difference.pow(2).mean()
