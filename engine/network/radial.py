@@ -61,39 +61,55 @@ class RadialMLPs(torch.nn.Module):
         scaled = embedding * self.scales[0]
         return scaled.expand(len(self.paths), *scaled.shape).contiguous()
 
-    def evaluate(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
-        """All MLPs at once from the :meth:`stacked_basis`: ``(K, L, max paths)`` with the views
-        ``weights`` (:meth:`unflatten`); with a ``tape``, what :meth:`backward` needs is pushed on it."""
-        *hidden, last = weights
+    def features(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
+        """The last hidden layer :math:`a_L` of all MLPs, ``(K, L, d_L)``, from the :meth:`stacked_basis`
+        and the views ``weights`` (:meth:`unflatten`; the last layer is not read); with a ``tape``,
+        what :meth:`features_backward` needs is pushed on it."""
         zero = _zero(basis.dtype)
         a = basis
-        for weight, alpha in zip(hidden, self.alphas):  # z = s a W, a' = phi(z)
+        for weight, alpha in zip(weights[:-1], self.alphas):  # z = s a W, a' = phi(z)
             z = torch.baddbmm(zero, a, weight, beta=0, alpha=alpha)
             if tape is not None:
                 tape.append((a, z))
             a = softplus(z)
+        return a
+
+    def evaluate(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
+        """All MLPs at once from the :meth:`stacked_basis`: ``(K, L, max paths)`` with the views
+        ``weights`` (:meth:`unflatten`); with a ``tape``, what :meth:`backward` needs is pushed on it."""
+        a = self.features(weights, basis, tape)
         if tape is not None:
             tape.append(a)
-        return torch.baddbmm(zero, a, last, beta=0, alpha=self.alphas[len(hidden)])
+        return torch.baddbmm(_zero(basis.dtype), a, weights[-1], beta=0, alpha=self.last_scale)
+
+    @property
+    def last_scale(self) -> float:
+        r""":math:`s_L`, the last layer's scale: :math:`R = s_L\, a_L W_L`."""
+        return self.alphas[len(self.shapes) - 1]
 
     def backward(self, weights: list[torch.Tensor], tape: list, grad: torch.Tensor,
                  grad_weights: list[torch.Tensor]) -> None:
         r"""Write the gradient of :meth:`evaluate` into the views ``grad_weights`` from the outputs'
-        ``(K, L, max paths)``, the MLPs transposed: :math:`dW = s a^\top dz`,
-        :math:`da = s\, dz\, W^\top`, :math:`dz = \phi'(z)\, da`."""
-        *hidden, last = weights
-        *grad_hidden, grad_last = grad_weights
+        ``(K, L, max paths)``: :math:`dW_L = s_L a_L^\top dR`, then :meth:`features_backward` from
+        :math:`da_L = s_L\, dR\, W_L^\top`."""
         zero = _zero(grad.dtype)
         a = tape.pop()
-        alpha = self.alphas[len(hidden)]
-        torch.baddbmm(zero, a.transpose(1, 2), grad, beta=0, alpha=alpha, out=grad_last)
-        grad_a = torch.baddbmm(zero, grad, last.transpose(1, 2), beta=0, alpha=alpha)
-        for j in reversed(range(len(hidden))):
+        torch.baddbmm(zero, a.transpose(1, 2), grad, beta=0, alpha=self.last_scale, out=grad_weights[-1])
+        grad_a = torch.baddbmm(zero, grad, weights[-1].transpose(1, 2), beta=0, alpha=self.last_scale)
+        self.features_backward(weights, tape, grad_a, grad_weights)
+
+    def features_backward(self, weights: list[torch.Tensor], tape: list, grad_a: torch.Tensor,
+                          grad_weights: list[torch.Tensor]) -> None:
+        r"""Write the hidden weights' gradient into the views ``grad_weights[:-1]`` from
+        :meth:`features`' ``(K, L, d_L)``, the layers transposed: :math:`dW = s a^\top dz`,
+        :math:`da = s\, dz\, W^\top`, :math:`dz = \phi'(z)\, da`."""
+        zero = _zero(grad_a.dtype)
+        for j in reversed(range(len(weights) - 1)):
             a, z = tape.pop()
             grad_z = softplus_backward(grad_a, z)
-            torch.baddbmm(zero, a.transpose(1, 2), grad_z, beta=0, alpha=self.alphas[j], out=grad_hidden[j])
+            torch.baddbmm(zero, a.transpose(1, 2), grad_z, beta=0, alpha=self.alphas[j], out=grad_weights[j])
             if j > 0:
-                grad_a = torch.baddbmm(zero, grad_z, hidden[j].transpose(1, 2), beta=0, alpha=self.alphas[j])
+                grad_a = torch.baddbmm(zero, grad_z, weights[j].transpose(1, 2), beta=0, alpha=self.alphas[j])
 
     def forward(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         """``(L, number_of_basis)`` to one ``(L, paths_k)`` tensor per convolution, differentiable

@@ -152,27 +152,40 @@ class Rotated:
         self.length_index = graph.length_index[order]
         self.scale = graph.harmonics[order, 0].contiguous()  # s_e: Y_0 = 1 before the graph's scaling
         self.alpha, self.beta = frames(graph.vectors[order], network.config.lmax, dtype)
-        zero = torch.zeros(len(graph.embedding), dtype=torch.bool)
-        self.zero_length = zero.index_fill_(0, graph.length_index[graph.lengths == 0], True)[:, None]
+        zero = graph.length_index[graph.lengths == 0]
+        self.zero_row = int(zero[0]) if len(zero) else None  # the distinct length 0, if any
         self.tables = [_FrameTable(c, network.config.lmax, dtype, network.gates[k - 1].output_scale if k > 0 else None)
                        for k, c in enumerate(network.convolutions)]
         self.gates = list(network.gates)
         self.chunks = [slice(a, min(a + EDGE_CHUNK, self.num_edges)) for a in range(0, self.num_edges, EDGE_CHUNK)]
 
-    def _frame_tables(self, k: int, radial: torch.Tensor, zero_length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Convolution ``k``'s :math:`T` at distinct lengths, ``(nnz, L)``, from their ``(L, paths)``
-        radial weights and ``(L, 1)`` zero-length flags, and the factors :math:`c(r)`, ``(L, paths)``."""
+    def _last_layers(self, k: int, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Convolution ``k``'s last radial layer folded into its frame table, ``(d_L, nnz)`` each:
+        :math:`T(r)^\top = a_L(r)\, V` with :math:`V = s_L W_L\, \mathrm{diag}(c)\, M^\top`, for a
+        non-zero length and for length 0, from the padded ``(K, d_L, max paths)`` last weights."""
         table = self.tables[k]
-        factor = torch.where(zero_length, table.factor_at_zero, table.factor)
-        return table.mixing @ (radial * factor).T, factor
+        weight = last[k, :, :table.num_paths] * self.radial.last_scale
+        return weight @ (table.factor[:, None] * table.mixing.T), weight @ (table.factor_at_zero[:, None] * table.mixing.T)
 
-    def _band_tables(self, weights: list[torch.Tensor], k: int, lengths: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _frame_tables(features: torch.Tensor, folded: tuple[torch.Tensor, torch.Tensor], zero: int | None
+                      ) -> torch.Tensor:
+        """:math:`T` at distinct lengths, ``(nnz, L)``, from their ``(L, d_L)`` last hidden features and
+        :meth:`_last_layers`; column ``zero`` (if any) is the length 0."""
+        regular, at_zero = folded
+        tables = regular.T @ features.T
+        if zero is not None:
+            tables[:, zero] = at_zero.T @ features[zero]
+        return tables
+
+    def _band_tables(self, weights: list[torch.Tensor], k: int, folded: tuple[torch.Tensor, torch.Tensor],
+                     lengths: torch.Tensor) -> torch.Tensor:
         """A chunk's :math:`T_e`, ``(nnz, E)``, from convolution ``k``'s MLP evaluated on the band of
         distinct lengths its sorted ``lengths`` span."""
         low, high = int(lengths[0]), int(lengths[-1]) + 1
-        radial = self.radial.evaluate([w[k:k + 1] for w in weights], self.basis[k:k + 1, low:high])
-        band, _ = self._frame_tables(k, radial[0, :, :self.tables[k].num_paths], self.zero_length[low:high])
-        return band.index_select(1, lengths - low)
+        features = self.radial.features([w[k:k + 1] for w in weights], self.basis[k:k + 1, low:high])[0]
+        zero = self.zero_row - low if self.zero_row is not None and low <= self.zero_row < high else None
+        return self._frame_tables(features, folded, zero).index_select(1, lengths - low)
 
     def _convolve(self, k: int, x: torch.Tensor, edge_tables: Callable[[torch.Tensor], torch.Tensor],
                   tape: list | None) -> torch.Tensor:
@@ -215,47 +228,56 @@ class Rotated:
                 grad_x.index_add_(1, self.source[e], table.layout_in.from_frame(rotated, self.alpha, self.beta, e))
         return grad_x, grad_tables
 
-    def _run(self, radial: torch.Tensor, features: torch.Tensor, tape: list | None) -> torch.Tensor:
-        """``(K, L, max paths)`` radial weights and ``(N, D_in)`` features to ``(D_out, N)``."""
-        x = features.T.contiguous()
-        for k, table in enumerate(self.tables):
-            frame_tables, factor = self._frame_tables(k, radial[k, :, :table.num_paths], self.zero_length)
-            x = self._convolve(k, x, functools.partial(torch.index_select, frame_tables, 1), tape)
-            if tape is not None:
-                tape.append((frame_tables, factor))
-            if k < len(self.gates):
-                x = self.gates[k].unscaled(x, tape)
-        return x
-
     def forward(self, weights: list[torch.Tensor], features: torch.Tensor, tape: list | None = None) -> torch.Tensor:
         """``(N, D_in)`` features to ``(N, D_out)`` outputs (a transposed view); with a ``tape``, what
         the backward pass needs is pushed on it. Without one, each chunk evaluates its convolution's
         radial MLP on its own band of lengths only, so memory stays that of a chunk at any size."""
-        if tape is not None:
-            return self._run(self.radial.evaluate(weights, self.basis, tape), features, tape).T
+        hidden = self.radial.features(weights, self.basis, tape) if tape is not None else None
         x = features.T.contiguous()
         for k in range(len(self.tables)):
-            x = self._convolve(k, x, functools.partial(self._band_tables, weights, k), None)
+            folded = self._last_layers(k, weights[-1])
+            if tape is not None and hidden is not None:
+                frame_tables = self._frame_tables(hidden[k], folded, self.zero_row)
+                x = self._convolve(k, x, functools.partial(torch.index_select, frame_tables, 1), tape)
+                tape.append((folded, frame_tables, hidden[k]))
+            else:
+                x = self._convolve(k, x, functools.partial(self._band_tables, weights, k, folded), None)
             if k < len(self.gates):
-                x = self.gates[k].unscaled(x)
+                x = self.gates[k].unscaled(x, tape)
         return x.T
 
     def loss_and_gradient(self, weights: list[torch.Tensor], features: torch.Tensor, goal: torch.Tensor,
                           grad_weights: list[torch.Tensor]) -> torch.Tensor:
-        """Mean squared error between the outputs and ``goal`` ``(N, D_out)``; its gradient with
-        respect to the weights is written into the views ``grad_weights``."""
+        r"""Mean squared error between the outputs and ``goal`` ``(N, D_out)``; its gradient with
+        respect to the weights is written into the views ``grad_weights``. From each convolution's
+        :math:`\partial T`: :math:`\partial a_L = \partial T^\top V^\top`, :math:`\partial V = a_L^\top
+        \partial T^\top` (the length 0 through its own :math:`V`), :math:`\partial W_L = s_L\, \partial V M\, \mathrm{diag}(c)`."""
         tape: list = []
         difference = self.forward(weights, features, tape) - goal
         grad = (difference * (2.0 / difference.numel())).T
-        last = weights[-1]
-        grad_radial = torch.zeros(len(last), len(self.basis[0]), last.shape[2], dtype=grad.dtype)
+        grad_last = grad_weights[-1].zero_()
+        grad_hidden = None
         for k in reversed(range(len(self.tables))):
+            table = self.tables[k]
             if k < len(self.gates):
                 grad = self.gates[k].backward(grad, tape)
-            frame_tables, factor = tape.pop()
+            (regular, at_zero), frame_tables, hidden = tape.pop()
             grad_x, grad_tables = self._convolve_backward(k, grad, frame_tables, tape, input_grad=k > 0)
-            grad_radial[k, :, :self.tables[k].num_paths] = (grad_tables.T @ self.tables[k].mixing) * factor
+            grad_at_zero = None
+            if self.zero_row is not None:
+                grad_at_zero = grad_tables[:, self.zero_row].clone()
+                grad_tables[:, self.zero_row] = 0.0
+            grad_features = grad_tables.T @ regular.T
+            grad_regular = hidden.T @ grad_tables.T
+            grad_weight = grad_regular @ (table.mixing * table.factor)
+            if grad_at_zero is not None:
+                grad_features[self.zero_row] = at_zero @ grad_at_zero
+                grad_weight += torch.outer(hidden[self.zero_row], grad_at_zero) @ (table.mixing * table.factor_at_zero)
+            grad_last[k, :, :table.num_paths] = grad_weight * self.radial.last_scale
+            if grad_hidden is None:
+                grad_hidden = torch.zeros(len(self.tables), *hidden.shape, dtype=hidden.dtype)
+            grad_hidden[k] = grad_features
             if grad_x is not None:  # the previous layer's outputs
                 grad = grad_x
-        self.radial.backward(weights, tape, grad_radial, grad_weights)
+        self.radial.features_backward(weights, tape, grad_hidden, grad_weights)
         return difference.pow(2).mean()
