@@ -23,8 +23,9 @@ edge's length:
 
 with :math:`c_l(r) = \sqrt{2l+1}` (:math:`\delta_{l0}` at :math:`r = 0`): about 176 non-zeros for
 lmax 5, against the 1,296-entry outer product and 3,100-entry table of :mod:`.planned`, and
-computed once per distinct length, not per edge. The same function, exactly: only the order of
-the sums changes.
+computed once per distinct length, not per edge, straight from the radial MLP's last hidden
+layer (:math:`T^\top = a_L V`, the last layer folded into :math:`V`). The same function,
+exactly: only the order of the sums changes.
 
 :math:`D_e = e^{\alpha X_y} P e^{\beta X_y} P^\top` with :math:`P` the Wigner matrix of a
 quarter turn about :math:`z`, so a rotation is two turns about the polar axis (:func:`turn`,
