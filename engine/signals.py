@@ -161,13 +161,15 @@ def _neighbours(level: int) -> np.ndarray:
     return edges[first[:, None] + slot, 1]
 
 
-def _local_maxima(values: np.ndarray, level: int) -> np.ndarray:
-    """``(V, S)`` mask of grid vertices (rows) not lower than any neighbour, for each signal."""
-    neighbours = _neighbours(level)
-    highest = values[neighbours[:, 0]]
-    for k in range(1, neighbours.shape[1]):
-        np.maximum(highest, values[neighbours[:, k]], out=highest)
-    return values >= highest
+def _local_maxima(values: np.ndarray, vertex: np.ndarray, owner: np.ndarray, level: int) -> np.ndarray:
+    """``(K,)`` mask of the entries ``values[vertex, owner]`` of ``(V, S)`` grid values that are
+    not lower than any of their grid neighbours'."""
+    neighbours = _neighbours(level)[vertex]
+    mine = values[vertex, owner]
+    keep = np.ones(len(vertex), dtype=bool)
+    for k in range(neighbours.shape[1]):
+        keep &= mine >= values[neighbours[:, k], owner]
+    return keep
 
 
 @functools.lru_cache(maxsize=8)
@@ -285,9 +287,11 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.
     values = spherical_harmonics(lmax, grid).astype(np.float32) @ unit.T.astype(np.float32)
     relative = np.abs(values).max(axis=0)
     scale = relative * size
-    high = values >= values.max(axis=0) - 0.1 * relative  # far lower lobes can't win
-    candidates = _local_maxima(values, level) & high & (values > 0) & (scale > 1e-12)
-    owner, vertex = np.nonzero(candidates.T)
+    # far lower lobes can't win; local maxima are looked for among the rest only
+    high = (values >= values.max(axis=0) - 0.1 * relative) & (values > 0) & (scale > 1e-12)
+    vertex, owner = np.nonzero(high)
+    local = _local_maxima(values, vertex, owner, level)
+    owner, vertex = owner[local], vertex[local]
     peaks = [np.zeros((1, 3))] * len(signals)
     if not len(owner):
         return peaks
@@ -300,29 +304,38 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.
     near_top = np.bincount(owner[height >= top - tolerance * scale[owner]], minlength=len(signals))
     for k in np.nonzero(first & (near_top[owner] == 1))[0]:
         peaks[owner[k]] = height[k] * u[k:k + 1]
-    for s in np.nonzero(near_top > 1)[0]:
-        mine = slice(*np.searchsorted(owner, [s, s + 1]))
-        peaks[s] = _ties(u[mine], height[mine], tolerance * scale[s])
+    tied = near_top[owner] > 1
+    for s, found in zip(*_ties(owner[tied], u[tied], height[tied], tolerance * scale)):
+        peaks[s] = found
     return peaks
 
 
-def _ties(u: np.ndarray, height: np.ndarray, tolerance: float) -> np.ndarray:
-    r"""Distinct peaks within ``tolerance`` of the highest, highest first, as displacements.
+def _ties(owner: np.ndarray, u: np.ndarray, height: np.ndarray, tolerance: np.ndarray
+          ) -> tuple[np.ndarray, list[np.ndarray]]:
+    r"""Each signal's distinct peaks within ``tolerance[s]`` of its highest, highest first, as
+    displacements, from ``(K,)`` candidates of the signals ``owner`` at ``(K, 3)`` directions:
+    the signals that have candidates, and their peaks.
 
-    Peaks closer than :math:`\hat u \cdot \hat v \ge 1 - 10^{-8}` (a chord of
+    Peaks of one signal closer than :math:`\hat u \cdot \hat v \ge 1 - 10^{-8}` (a chord of
     :math:`\sqrt{2 \cdot 10^{-8}}`) are one peak, kept at its highest: the clusters are the
-    connected components of a k-d tree's close pairs, so :math:`k` candidates cost
+    connected components of one k-d tree's close pairs over all signals (each signal's
+    candidates 4 apart from the next one's along a fourth axis), so :math:`k` candidates cost
     :math:`O(k \log k)`.
     """
-    order = np.argsort(-height, kind="stable")
-    u, height = u[order], height[order]
-    keep = height >= height[0] - tolerance
-    u, height = u[keep], height[keep]
-    pairs = cKDTree(u).query_pairs(np.sqrt(2e-8), output_type="ndarray")
+    if not len(owner):
+        return owner, []
+    order = np.lexsort((-height, owner))  # each signal's candidates, highest first
+    owner, u, height = owner[order], u[order], height[order]
+    first = np.concatenate([[True], owner[1:] != owner[:-1]])
+    keep = height >= (height[first] - tolerance[owner[first]])[np.cumsum(first) - 1]
+    owner, u, height = owner[keep], u[keep], height[keep]
+    pairs = cKDTree(np.column_stack([u, 4.0 * owner])).query_pairs(np.sqrt(2e-8), output_type="ndarray")
     close = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(u), len(u)))
     _, cluster = connected_components(close, directed=False)
     distinct = np.sort(np.unique(cluster, return_index=True)[1])  # the highest of each cluster
-    return height[distinct, None] * u[distinct]
+    owner, peaks = owner[distinct], height[distinct, None] * u[distinct]
+    signals, starts = np.unique(owner, return_index=True)
+    return signals, np.split(peaks, starts[1:])
 
 
 def surfaces(signals: np.ndarray, centers: np.ndarray | None = None, *, scale: float = 1.0,

@@ -7,6 +7,10 @@ measurements also register it first (bpy module, headless) and time only the ope
     python scripts/bench.py                 # everything
     python scripts/bench.py training scale  # chosen sections
     python scripts/bench.py mesh --threads 1 --busy  # one thread, beside a busy process
+    python scripts/bench.py scale --millions         # prediction up to 1,000,000 points
+
+The mesh section's second peer, e3nn-jax, runs in its own environment (``scripts/setup_jax.sh``
+creates ``.venv-jax``; without it that column stays empty).
 """
 
 from __future__ import annotations
@@ -85,12 +89,13 @@ def measure_training(side: str, task_name: str, iterations: int) -> dict:
 
 def measure_scale(n: int, dtype_name: str) -> dict:
     """Inference (graph, network, decoding) on ``n`` random points, one per unit volume: about
-    8 neighbours each within radius 1.25."""
+    9 neighbours each within radius 1.25; decoding timed again on its own on the same outputs."""
     import resource
 
     import numpy as np
     import torch
 
+    from engine import signals, threads
     from engine.config import ModelConfig
     from engine.graph import edges as engine_edges
     from engine.network import Network
@@ -105,9 +110,35 @@ def measure_scale(n: int, dtype_name: str) -> dict:
     prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
     seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    with threads.single_thread():  # as predict decodes
+        began = time.perf_counter()
+        signals.decode(prediction.signals)
+        decoding = time.perf_counter() - began
     edges = len(engine_edges(positions, radius)[0])
-    return {"seconds": seconds, "edges": edges, "peak_mib": peak / 1024,
+    return {"seconds": seconds, "decoding": decoding, "edges": edges, "peak_mib": peak / 1024,
             "ambiguous": int(prediction.ambiguous.sum())}
+
+
+def measure_grid(side: int, iterations: int) -> dict:
+    """Training on a ``side`` × ``side`` grid of unit spacing (radius 2.1: 12 neighbours inside)
+    towards small random displacements, float32: the steps, then the final prediction pass
+    (training's clock after the last step) and decoding (after training's clock), whose
+    signals after a few steps are weak and tied by the grid's symmetry."""
+    import numpy as np
+
+    from engine import training
+    from engine.config import ModelConfig
+
+    x, y = np.meshgrid(np.arange(side, dtype=float), np.arange(side, dtype=float))
+    start = np.stack([x.ravel(), y.ravel(), np.zeros(side * side)], axis=1)
+    target = start + 0.1 * np.random.default_rng(0).normal(size=start.shape)
+    ends: list[float] = []
+    began = time.perf_counter()
+    result = training.train(start, target, config=ModelConfig(radius=2.1), iterations=iterations,
+                            progress=lambda iteration, loss: ends.append(time.perf_counter()))
+    wall = time.perf_counter() - began
+    return {"vertices": side * side, "steps": ends[-1] - began, "final_pass": began + result.seconds - ends[-1],
+            "decoding": wall - result.seconds, "ambiguous": int(result.prediction.ambiguous.sum())}
 
 
 MESH_SIZES = {"seed": 4, "42 all pairs": 42, "500": 500, "2,000": 2_000, "10,000": 10_000}
@@ -173,6 +204,44 @@ def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
             "threads": torch.get_num_threads(), "load": os.getloadavg()[0]}
 
 
+JAX_PYTHON = os.path.join(ROOT, ".venv-jax", "bin", "python")
+
+
+def _jax_problem(points: int, folder: str) -> str:
+    """Write one problem of :data:`MESH_SIZES` for ``scripts/bench_jax.py``: the engine's graph
+    (edges, envelope, neighbour counts), features, target signals and settings; returns the path."""
+    import numpy as np
+    import torch
+
+    from engine.graph import edges, envelope
+    from engine.network import hidden_irreps
+    from engine.signals import encode
+
+    config, start, target = _mesh_problem(points)
+    source, destination = edges(start, config.radius)
+    weights = envelope(torch.as_tensor(np.linalg.norm(start[source] - start[destination], axis=1)), config.radius)
+    neighbours = np.bincount(destination, weights=weights.numpy(), minlength=len(start))
+    settings = {**config.to_dict(), "irreps_in": "0e", "irreps_out": str(hidden_irreps(config.lmax))}
+    path = os.path.join(folder, f"problem_{points}.npz")
+    np.savez(path, positions=start, source=source, destination=destination, envelope=weights.numpy(),
+             neighbours=neighbours, features=np.ones((len(start), 1)), goal=encode(target - start, config.lmax),
+             settings=json.dumps(settings))
+    return path
+
+
+def measure_jax(points: int, steps: int, threads: int) -> dict:
+    """``scripts/bench_jax.py`` on one problem, in ``.venv-jax``; ``threads == 1`` keeps XLA on one thread."""
+    env = dict(os.environ)
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    with tempfile.TemporaryDirectory() as folder:
+        problem = _jax_problem(points, folder)
+        out = subprocess.run([JAX_PYTHON, os.path.join(ROOT, "scripts", "bench_jax.py"), problem, str(steps)],
+                             check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return {**result, "load": os.getloadavg()[0]}
+
+
 def measure_show_signals(n: int, level: int) -> dict:
     """``symbreak.show_signals`` on ``n`` vertices with a stored prediction, at icosphere ``level``."""
     import bpy
@@ -220,49 +289,83 @@ def training_section(iterations: int) -> list[str]:
     return rows
 
 
-def scale_section() -> list[str]:
-    rows = ["| points | dtype | edges | time (s) | peak memory (MiB) | bytes per edge |", "|---|---|---|---|---|---|"]
+def scale_section(millions: bool = False) -> list[str]:
+    """Prediction on random clouds (10,000 and 100,000 points; 1,000,000 with ``millions``), and
+    training's final pass and decoding on a 10,000-vertex grid."""
+    rows = ["| points | dtype | edges | time (s) | of which decoding (s) | peak memory (MiB) | bytes per edge |",
+            "|---|---|---|---|---|---|---|"]
     print("\n".join(rows), flush=True)
-    for n in (10_000, 100_000):
-        r = _measure("scale", str(n), "float32")
-        rows.append(f"| {n:,} | float32 | {r['edges']:,} | {r['seconds']:.2f} | {r['peak_mib']:.0f} | "
-                    f"{r['peak_mib'] * 2**20 / r['edges']:.0f} |")
+    for n in (10_000, 100_000) + ((1_000_000,) if millions else ()):
+        try:
+            r = _measure("scale", str(n), "float32")
+        except subprocess.CalledProcessError as error:  # e.g. refused: more edges than the engine's limit
+            rows.append(f"| {n:,} | float32 | – | {error.stderr.strip().splitlines()[-1]} | – | – | – |")
+            print(rows[-1], flush=True)
+            continue
+        rows.append(f"| {n:,} | float32 | {r['edges']:,} | {r['seconds']:.2f} | {r['decoding']:.2f} | "
+                    f"{r['peak_mib']:.0f} | {r['peak_mib'] * 2**20 / r['edges']:.0f} |")
         print(rows[-1], flush=True)
-    return rows
+    grid = ["", "| grid vertices | 3 training steps (s) | final prediction pass (s) | decoding (s) | ambiguous |",
+            "|---|---|---|---|---|"]
+    print("\n".join(grid), flush=True)
+    r = _measure("grid", "100", "3")
+    grid.append(f"| {r['vertices']:,} | {r['steps']:.2f} | {r['final_pass']:.2f} | {r['decoding']:.2f} | "
+                f"{r['ambiguous']:,} |")
+    print(grid[-1], flush=True)
+    return rows + grid
 
 
-def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: list[str] | None = None) -> list[str]:
-    """The engine's training step against plain e3nn eager from the seed to 10,000 points:
-    ``runs`` interleaved fresh processes per side; per-step times after the first step
-    (min and median over every step of every run), the seed by total time of 200 steps."""
+def _steps(results: list[dict], points: int) -> list[float]:
+    """Per-step seconds after the first of every run; for the seed, each run's total of 200 steps."""
+    if points == 4:
+        return [r["total"] for r in results]
+    return [t for r in results for t in r["steps"]]
+
+
+def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: list[str] | None = None,
+                 jax: bool = True) -> list[str]:
+    """The engine's training step against plain e3nn eager and e3nn-jax (jit) from the seed to
+    10,000 points: ``runs`` interleaved fresh processes per side (e3nn-jax once: it compiles
+    for minutes); per-step times after the first step (min and median over every step of every
+    run), the seed by total time of 200 steps; first steps carry construction, precomputation
+    and, for e3nn-jax, tracing and compilation."""
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    rows = [f"| points | edges | plain e3nn step (s) min / median | engine step (s) min / median | "
-            f"speed-up min / median | engine first step (s) | peak memory e3nn / engine (MiB) | load |",
-            "|---|---|---|---|---|---|---|---|"]
+    with_jax = jax and os.path.exists(JAX_PYTHON)
+    rows = ["| points | edges | plain e3nn step (s) min / median | e3nn-jax step (s) min / median | "
+            "engine step (s) min / median | speed-up over e3nn min / median | over e3nn-jax min / median | "
+            "first step e3nn-jax / engine (s) | engine µs per edge | peak memory e3nn / e3nn-jax / engine (MiB) | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(rows), flush=True)
+    if jax and not with_jax:
+        print("(e3nn-jax not installed: run scripts/setup_jax.sh)", flush=True)
     try:
         for name, points in MESH_SIZES.items():
             if sizes and name.split()[0] not in sizes:
                 continue
             steps = 200 if points == 4 else (3 if points >= 10_000 else 5)
-            sides: dict = {"baseline": [], "engine": []}
-            for _ in range(runs):
-                for side in sides:
+            sides: dict = {"baseline": [], "engine": [], "jax": []}
+            for run in range(runs):
+                for side in ("baseline", "engine"):
                     sides[side].append(_measure("mesh", side, str(points), str(steps), str(threads)))
-            if points == 4:  # the seed: whole training, construction included
-                base = [r["total"] for r in sides["baseline"]]
-                fast = [r["total"] for r in sides["engine"]]
-            else:
-                base = [t for r in sides["baseline"] for t in r["steps"]]
-                fast = [t for r in sides["engine"] for t in r["steps"]]
+                if with_jax and run == 0:
+                    sides["jax"].append(measure_jax(points, steps, threads))
+            base, fast, peer = (_steps(sides[side], points) for side in ("baseline", "engine", "jax"))
             b_min, b_med, f_min, f_med = min(base), statistics.median(base), min(fast), statistics.median(fast)
-            peak = [max(r["peak_mib"] for r in sides[side]) for side in sides]
+            if peer:
+                j_min, j_med = min(peer), statistics.median(peer)
+                jax_cells = (f"{j_min:.3f} / {j_med:.3f}", f"{j_min / f_min:.1f}× / {j_med / f_med:.1f}×",
+                             f"{sides['jax'][0]['first']:.1f}", f"{sides['jax'][0]['peak_mib']:.0f}")
+            else:
+                jax_cells = ("–", "–", "–", "–")
+            peak = [max(r["peak_mib"] for r in sides[side]) for side in ("baseline", "engine")]
             load = [r["load"] for rs in sides.values() for r in rs]
+            edges = sides["engine"][0]["edges"]
+            per_edge = f"{f_min / edges * 1e6:.1f}" if points != 4 else "–"
             label = f"{name} (200 steps, total)" if points == 4 else name
-            rows.append(f"| {label} | {sides['engine'][0]['edges']:,} | {b_min:.3f} / {b_med:.3f} | "
-                        f"{f_min:.4f} / {f_med:.4f} | {b_min / f_min:.1f}× / {b_med / f_med:.1f}× | "
-                        f"{statistics.median(r['first'] for r in sides['engine']):.2f} | "
-                        f"{peak[0]:.0f} / {peak[1]:.0f} | {min(load):.1f}–{max(load):.1f} |")
+            rows.append(f"| {label} | {edges:,} | {b_min:.3f} / {b_med:.3f} | {jax_cells[0]} | "
+                        f"{f_min:.4f} / {f_med:.4f} | {b_min / f_min:.1f}× / {b_med / f_med:.1f}× | {jax_cells[1]} | "
+                        f"{jax_cells[2]} / {statistics.median(r['first'] for r in sides['engine']):.2f} | {per_edge} | "
+                        f"{peak[0]:.0f} / {jax_cells[3]} / {peak[1]:.0f} | {min(load):.1f}–{max(load):.1f} |")
             print(rows[-1], flush=True)
     finally:
         if burner is not None:
@@ -312,6 +415,8 @@ def main() -> None:
             print(json.dumps(measure_training(args[0], args[1], int(args[2]))))
         elif kind == "mesh":
             print(json.dumps(measure_mesh(args[0], int(args[1]), int(args[2]), int(args[3]))))
+        elif kind == "grid":
+            print(json.dumps(measure_grid(int(args[0]), int(args[1]))))
         elif kind == "show_signals":
             print(json.dumps(measure_show_signals(int(args[0]), int(args[1]))))
         else:
@@ -323,6 +428,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="interleaved fresh processes per side (mesh)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for mesh (0: each side's default)")
     parser.add_argument("--busy", action="store_true", help="run mesh beside a busy process")
+    parser.add_argument("--without-jax", action="store_true", help="mesh: leave the e3nn-jax peer out")
+    parser.add_argument("--millions", action="store_true", help="scale: also predict 1,000,000 points (minutes)")
     parser.add_argument("--sizes", nargs="*", help=f"mesh sizes among {', '.join(MESH_SIZES)} (default: all)")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
@@ -335,7 +442,9 @@ def main() -> None:
         if section == "training":
             training_section(args.iterations)
         elif section == "mesh":
-            mesh_section(args.runs, args.threads, args.busy, args.sizes)
+            mesh_section(args.runs, args.threads, args.busy, args.sizes, not args.without_jax)
+        elif section == "scale":
+            scale_section(args.millions)
         else:
             SECTIONS[section]()
 

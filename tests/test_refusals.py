@@ -333,7 +333,8 @@ def test_ties_near_linear():
     which ties like this, now decodes to no motion (``test_signals``)."""
     grid, _ = signals.sphere_grid(3)
     began = time.perf_counter()
-    tied = [signals._ties(grid, np.ones(len(grid)), 1e-3) for _ in range(200)]
+    one = np.zeros(len(grid), dtype=int)
+    tied = [signals._ties(one, grid, np.ones(len(grid)), np.array([1e-3]))[1][0] for _ in range(200)]
     assert all(len(t) == 642 for t in tied)
     assert time.perf_counter() - began < 60  # generous: about 2 s here; 60 s before
 
@@ -341,7 +342,7 @@ def test_ties_near_linear():
 def test_ties_merge_close_candidates():
     u = np.array([[0.0, 0, 1], [0, 1e-6, 1], [1, 0, 0]])
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    tied = signals._ties(u, np.array([1.0, 1.0, 0.9995]), 1e-3)
+    tied = signals._ties(np.zeros(3, dtype=int), u, np.array([1.0, 1.0, 0.9995]), np.array([1e-3]))[1][0]
     assert len(tied) == 2
 
 

@@ -16,8 +16,10 @@ followed by a gate (softplus on scalars, sigmoid gates on :math:`l > 0`), except
 Speed comes from doing graph-only work once per point set (:mod:`.planned`): edge
 harmonics, the radial basis of the distinct edge lengths, and per convolution one sparse
 table of every path's Clebsch–Gordan coefficients, so that each step is a few products; the
-gradient is derived by hand. Graphs too large for that stream their edges in chunks instead,
-path by path, with the radial weights interpolated from a table of edge lengths.
+gradient is derived by hand. Larger graphs turn each edge into its own frame
+(:mod:`.rotated`), where each convolution is one small sparse matrix per edge length; under
+autograd they stream their edges in chunks instead (:mod:`.streamed`), path by path, with the
+radial weights interpolated from a table of edge lengths.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .structure import Convolution
 __all__ = ["Network", "hidden_irreps", "MAX_PLANNED_EDGES", "ROTATED_FROM_EDGES"]
 
 MAX_PLANNED_EDGES = 3000  # larger graphs stream their edges for inference
-ROTATED_FROM_EDGES = 1000  # training graphs from this many edges run in edge frames (measured faster)
+ROTATED_FROM_EDGES = 100  # training graphs from this many edges run in edge frames (measured faster from 10 points)
 
 
 def hidden_irreps(lmax: int) -> o3.Irreps:
@@ -84,13 +86,17 @@ class Network(torch.nn.Module):
 
         Graphs of up to :data:`MAX_PLANNED_EDGES` edges run through the graph's
         :class:`~engine.network.planned.Plan` (with its hand-derived gradient when one is wanted);
-        larger graphs stream their edges.
+        larger graphs run in edge frames (:class:`~engine.network.rotated.Rotated`, exact), or,
+        when autograd wants a gradient through them, stream their edges (:mod:`.streamed`).
         """
-        if graph.num_edges > MAX_PLANNED_EDGES:
-            return streamed.run(self, features, graph)
-        plan = self.plan(graph)
         parameters = tuple(self.radial.parameters())
-        if torch.is_grad_enabled() and (features.requires_grad or any(p.requires_grad for p in parameters)):
+        wants_grad = torch.is_grad_enabled() and (features.requires_grad or any(p.requires_grad for p in parameters))
+        if graph.num_edges > MAX_PLANNED_EDGES:
+            if wants_grad:
+                return streamed.run(self, features, graph)
+            return self.rotated(graph).forward(self.radial.unflatten(self.radial.flat()), features).contiguous()
+        plan = self.plan(graph)
+        if wants_grad:
             return Planned.apply(plan, self.radial.flat(), features, *parameters)
         return plan.forward(self.radial.unflatten(self.radial.flat()), features).contiguous()
 
@@ -104,4 +110,8 @@ class Network(torch.nn.Module):
         both give ``forward(weights, features)`` and ``loss_and_gradient``. Built once per graph."""
         if graph.num_edges < ROTATED_FROM_EDGES:
             return self.plan(graph)
+        return self.rotated(graph)
+
+    def rotated(self, graph: Graph) -> Rotated:
+        """This network's :class:`~engine.network.rotated.Rotated` on ``graph``, built once per graph."""
         return graph.cached((self, Rotated), lambda g: Rotated(self, g))

@@ -3,7 +3,6 @@ defined once here and evaluated by every executor (with a hand-derived gradient 
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -15,12 +14,6 @@ from .activations import SOFTPLUS_SCALE, softplus, softplus_backward
 __all__ = ["RadialMLPs", "RadialTable", "RADIAL_TABLE_SIZE"]
 
 RADIAL_TABLE_SIZE = 4096
-
-
-@functools.lru_cache(maxsize=None)
-def _zero(dtype: torch.dtype) -> torch.Tensor:
-    """The ignored first argument of ``baddbmm`` with ``beta=0``."""
-    return torch.zeros((), dtype=dtype)
 
 
 class RadialMLPs(torch.nn.Module):
@@ -61,39 +54,52 @@ class RadialMLPs(torch.nn.Module):
         scaled = embedding * self.scales[0]
         return scaled.expand(len(self.paths), *scaled.shape).contiguous()
 
-    def evaluate(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
-        """All MLPs at once from the :meth:`stacked_basis`: ``(K, L, max paths)`` with the views
-        ``weights`` (:meth:`unflatten`); with a ``tape``, what :meth:`backward` needs is pushed on it."""
-        *hidden, last = weights
-        zero = _zero(basis.dtype)
+    def features(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
+        """The last hidden layer :math:`a_L` of all MLPs, ``(K, L, d_L)``, from the :meth:`stacked_basis`
+        and the views ``weights`` (:meth:`unflatten`; the last layer is not read); with a ``tape``,
+        what :meth:`features_backward` needs is pushed on it."""
         a = basis
-        for weight, alpha in zip(hidden, self.alphas):  # z = s a W, a' = phi(z)
-            z = torch.baddbmm(zero, a, weight, beta=0, alpha=alpha)
+        for weight, alpha in zip(weights[:-1], self.alphas):  # z = a (s W), a' = phi(z)
+            z = torch.bmm(a, weight * alpha)
             if tape is not None:
                 tape.append((a, z))
             a = softplus(z)
+        return a
+
+    def evaluate(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
+        """All MLPs at once from the :meth:`stacked_basis`: ``(K, L, max paths)`` with the views
+        ``weights`` (:meth:`unflatten`); with a ``tape``, what :meth:`backward` needs is pushed on it."""
+        a = self.features(weights, basis, tape)
         if tape is not None:
             tape.append(a)
-        return torch.baddbmm(zero, a, last, beta=0, alpha=self.alphas[len(hidden)])
+        return torch.bmm(a, weights[-1] * self.last_scale)
+
+    @property
+    def last_scale(self) -> float:
+        r""":math:`s_L`, the last layer's scale: :math:`R = s_L\, a_L W_L`."""
+        return self.alphas[len(self.shapes) - 1]
 
     def backward(self, weights: list[torch.Tensor], tape: list, grad: torch.Tensor,
                  grad_weights: list[torch.Tensor]) -> None:
         r"""Write the gradient of :meth:`evaluate` into the views ``grad_weights`` from the outputs'
-        ``(K, L, max paths)``, the MLPs transposed: :math:`dW = s a^\top dz`,
-        :math:`da = s\, dz\, W^\top`, :math:`dz = \phi'(z)\, da`."""
-        *hidden, last = weights
-        *grad_hidden, grad_last = grad_weights
-        zero = _zero(grad.dtype)
+        ``(K, L, max paths)``: :math:`dW_L = s_L a_L^\top dR`, then :meth:`features_backward` from
+        :math:`da_L = s_L\, dR\, W_L^\top`."""
         a = tape.pop()
-        alpha = self.alphas[len(hidden)]
-        torch.baddbmm(zero, a.transpose(1, 2), grad, beta=0, alpha=alpha, out=grad_last)
-        grad_a = torch.baddbmm(zero, grad, last.transpose(1, 2), beta=0, alpha=alpha)
-        for j in reversed(range(len(hidden))):
+        torch.bmm(a.transpose(1, 2), grad, out=grad_weights[-1]).mul_(self.last_scale)
+        grad_a = torch.bmm(grad, (weights[-1] * self.last_scale).transpose(1, 2))
+        self.features_backward(weights, tape, grad_a, grad_weights)
+
+    def features_backward(self, weights: list[torch.Tensor], tape: list, grad_a: torch.Tensor,
+                          grad_weights: list[torch.Tensor]) -> None:
+        r"""Write the hidden weights' gradient into the views ``grad_weights[:-1]`` from
+        :meth:`features`' ``(K, L, d_L)``, the layers transposed: :math:`dW = s a^\top dz`,
+        :math:`da = s\, dz\, W^\top`, :math:`dz = \phi'(z)\, da`."""
+        for j in reversed(range(len(weights) - 1)):
             a, z = tape.pop()
             grad_z = softplus_backward(grad_a, z)
-            torch.baddbmm(zero, a.transpose(1, 2), grad_z, beta=0, alpha=self.alphas[j], out=grad_hidden[j])
+            torch.bmm(a.transpose(1, 2), grad_z, out=grad_weights[j]).mul_(self.alphas[j])
             if j > 0:
-                grad_a = torch.baddbmm(zero, grad_z, hidden[j].transpose(1, 2), beta=0, alpha=self.alphas[j])
+                grad_a = torch.bmm(grad_z, (weights[j] * self.alphas[j]).transpose(1, 2))
 
     def forward(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         """``(L, number_of_basis)`` to one ``(L, paths_k)`` tensor per convolution, differentiable

@@ -9,27 +9,37 @@ polar axis. There its harmonics have only the :math:`m = 0` component,
     C^p\big(x_{s(e)} \otimes Y(\hat r_e)\big) = D_e\, C^p\big(D_e^\top x_{s(e)} \otimes h_e\big),
     \qquad h_e = D_e^\top Y(\hat r_e),
 
-with :math:`D_e = D(\alpha_e, \beta_e, 0)` from the edge's angles and :math:`h_e` the frame
-harmonics (:math:`m = 0` only; the self-loops' :math:`Y = e_0` are left as they are). With one
-harmonic component per degree, every path's coefficients collapse to
-:math:`C^p_{j,\,l_f,\,o}`, non-zero only where :math:`|m_j| = |m_o|`. Per edge the whole
-convolution becomes one sparse matrix :math:`T_e` from input to output components,
+with :math:`D_e = D(\alpha_e, \beta_e, 0)` from the edge's angles. The frame harmonics are
+:math:`h_{e,l_f} = s_e \sqrt{2l_f+1}`, :math:`s_e` the edge's scale (the graph's envelope
+and :math:`1/\sqrt{n_i}`), and :math:`h_{e,l_f} = s_e\, \delta_{l_f 0}` for a zero vector
+(self-loops). With one harmonic component per degree, every path's coefficients collapse to
+:math:`C^p_{j,\,l_f,\,o}`, non-zero only where :math:`|m_j| = |m_o|`, and the whole convolution
+becomes, per edge, one sparse matrix from input to output components that depends only on the
+edge's length:
 
 .. math::
-    T_{e,(j o)} = \sum_p \alpha_p\, R_p(|\vec r_e|)\, h_{e, l_f(p)}\, C^p_{j, l_f(p), o}, \qquad
-    x'_i = \sum_{e \to i} D_e\, T_e\, D_e^\top x_{s(e)},
+    T_{(j o)}(r) = \sum_p \alpha_p\, R_p(r)\, c_{l_f(p)}(r)\, C^p_{j, l_f(p), o}, \qquad
+    x'_i = \sum_{e \to i} s_e\, D_e\, T(|\vec r_e|)\, D_e^\top x_{s(e)},
 
-about 290 non-zeros for lmax 5 against the 1,296-entry outer product and 3,100-entry table of
-:mod:`.planned`. The same function, exactly: only the order of the sums changes. Edges are
-taken in chunks whose intermediates are recomputed in the backward pass (under autograd, whose
-bookkeeping is negligible against a chunk's arithmetic), so memory is the plan's per-edge
-tables (the :math:`D_e`, about 290 numbers per edge) and the features. The radial MLPs keep
-their hand-derived gradient.
+with :math:`c_l(r) = \sqrt{2l+1}` (:math:`\delta_{l0}` at :math:`r = 0`): about 176 non-zeros for
+lmax 5, against the 1,296-entry outer product and 3,100-entry table of :mod:`.planned`, and
+computed once per distinct length, not per edge, straight from the radial MLP's last hidden
+layer (:math:`T^\top = a_L V`, the last layer folded into :math:`V`). The same function,
+exactly: only the order of the sums changes.
+
+:math:`D_e = e^{\alpha X_y} P e^{\beta X_y} P^\top` with :math:`P` the Wigner matrix of a
+quarter turn about :math:`z`, so a rotation is two turns about the polar axis (:func:`turn`,
+two numbers per component) and two products by one constant matrix: per edge only
+:math:`\cos m\alpha, \sin m\alpha, \cos m\beta, \sin m\beta` are kept. Edges are ordered by
+length, so that a chunk's tables are a narrow band of the per-length ones, and taken in chunks;
+the backward pass is derived by hand from the rotated inputs kept by the forward pass.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -39,47 +49,70 @@ from ..graph import Graph
 from .clebsch_gordan import clebsch_gordan
 from .structure import Convolution, expanded
 
-__all__ = ["EDGE_CHUNK", "Rotated", "frames"]
+__all__ = ["EDGE_CHUNK", "Rotated", "Turns", "Layout", "frames"]
 
 EDGE_CHUNK = 8192  # edges per chunk
 
 
-def _turned(l: int, angles: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    r""":math:`e^{\theta X_y} M` in degree ``l`` for ``(E,)`` angles, ``(E, 2l+1, 2l+1)``:
-    :math:`e^{\theta X_y}` has :math:`\cos m\theta` at :math:`(m, m)` and :math:`-\sin m\theta`
-    at :math:`(m, -m)` in e3nn's real basis, so row :math:`m` of the product is
-    :math:`\cos m\theta\, M_m - \sin m\theta\, M_{-m}`."""
-    m = torch.arange(-l, l + 1, dtype=angles.dtype)
-    turns = angles[:, None, None] * m[:, None]
-    return torch.cos(turns) * matrix - torch.sin(turns) * matrix.flip(-2)
+class Turns:
+    r"""Per edge :math:`\cos m\theta` and :math:`\sin m\theta` for :math:`m = -L..L`, ``(2L+1, E)`` each."""
+
+    def __init__(self, angles: torch.Tensor, lmax: int, dtype: torch.dtype):
+        turns = torch.arange(-lmax, lmax + 1, dtype=angles.dtype)[:, None] * angles
+        self.cos, self.sin = torch.cos(turns).to(dtype), torch.sin(turns).to(dtype)
 
 
-def frames(vectors: torch.Tensor, harmonics: torch.Tensor, lmax: int) -> tuple[list[torch.Tensor], torch.Tensor]:
-    r"""Per edge the Wigner matrices :math:`D^l_e`, ``(2l+1, 2l+1, E)`` for ``l = 1..lmax``, with
-    :math:`Y(\hat r_e) = D_e Y(\hat y)`, and the frame harmonics :math:`h_{e,l} = (D_e^\top Y_e)_{l, m=0}`,
-    ``(lmax+1, E)``, computed in float64.
+def frames(vectors: torch.Tensor, lmax: int, dtype: torch.dtype) -> tuple[Turns, Turns]:
+    r"""The turns by each edge's angles :math:`\alpha_e, \beta_e` (e3nn's ``xyz_to_angles``, in
+    float64): :math:`Y(\hat r_e) = D_e\, Y(\hat y)` with :math:`D_e` as :class:`Layout` applies it."""
+    alpha, beta = o3.xyz_to_angles(vectors.double())
+    return Turns(alpha, lmax, dtype), Turns(beta, lmax, dtype)
 
-    :math:`D_e = e^{\alpha X_y} e^{\beta X_x}` (e3nn's ``wigner_D(l, alpha, beta, 0)``) with
-    :math:`e^{\beta X_x} = P e^{\beta X_y} P^\top`, :math:`P` the Wigner matrix of a quarter turn
-    about :math:`z`: one product by a constant matrix per degree instead of e3nn's matrix exponentials.
-    """
-    vectors, harmonics = vectors.double(), harmonics.double()
-    alpha, beta = o3.xyz_to_angles(vectors)
-    quarter_turn = o3.matrix_z(torch.tensor(-math.pi / 2, dtype=torch.float64))
-    rotations, frame_harmonics = [], [harmonics[:, 0]]
-    for l in range(1, lmax + 1):
-        p = o3.Irrep(l, 1).D_from_matrix(quarter_turn)
-        d = _turned(l, alpha, p @ _turned(l, beta, p.T))  # (E, 2l+1, 2l+1)
-        frame_harmonics.append((d[:, :, l] * harmonics[:, l * l:(l + 1) ** 2]).sum(1))
-        rotations.append(d.permute(1, 2, 0).contiguous())
-    return rotations, torch.stack(frame_harmonics)
+
+@functools.lru_cache(maxsize=None)
+def _quarter_turn(l: int) -> torch.Tensor:
+    """:math:`P`, the Wigner matrix of degree ``l`` of a quarter turn about :math:`z`, float64."""
+    return o3.Irrep(l, 1).D_from_matrix(o3.matrix_z(torch.tensor(-math.pi / 2, dtype=torch.float64)))
+
+
+class Layout:
+    r"""How :math:`D_e` acts on features of ``irreps``, feature-major ``(D, E)``: each component's
+    :math:`m` and the row of its :math:`-m`, and the block-diagonal quarter turn :math:`P`."""
+
+    def __init__(self, irreps: list[o3.Irrep], lmax: int, dtype: torch.dtype):
+        m = np.concatenate([np.arange(-ir.l, ir.l + 1) for ir in irreps])
+        at = np.concatenate([np.full(ir.dim, start + ir.l) for ir, start in
+                             zip(irreps, np.cumsum([0] + [ir.dim for ir in irreps]))])
+        self.row = torch.as_tensor(m + lmax)  # row of cos m theta, sin m theta in a Turns
+        self.flip = torch.as_tensor(at - m)  # the component of -m
+        self.quarter = torch.block_diag(*[_quarter_turn(ir.l) for ir in irreps]).to(dtype)
+        self.quarter_t = self.quarter.T.contiguous()
+
+    def turn(self, x: torch.Tensor, turns: Turns, e: slice, inverse: bool) -> torch.Tensor:
+        r""":math:`e^{\theta X_y} x`, row :math:`m`: :math:`\cos m\theta\, x_m - \sin m\theta\, x_{-m}`
+        (``inverse``: :math:`e^{-\theta X_y} x`, the sine's sign flipped)."""
+        sin = turns.sin[:, e].index_select(0, self.row) * x.index_select(0, self.flip)
+        cos = turns.cos[:, e].index_select(0, self.row) * x
+        return cos + sin if inverse else cos - sin
+
+    def to_frame(self, x: torch.Tensor, alpha: Turns, beta: Turns, e: slice) -> torch.Tensor:
+        r""":math:`D_e^\top x = P e^{-\beta X_y} P^\top e^{-\alpha X_y} x` for the edges ``e``."""
+        x = self.quarter_t @ self.turn(x, alpha, e, inverse=True)
+        return self.quarter @ self.turn(x, beta, e, inverse=True)
+
+    def from_frame(self, x: torch.Tensor, alpha: Turns, beta: Turns, e: slice) -> torch.Tensor:
+        r""":math:`D_e x = e^{\alpha X_y} P e^{\beta X_y} P^\top x` for the edges ``e``."""
+        x = self.quarter @ self.turn(self.quarter_t @ x, beta, e, inverse=False)
+        return self.turn(x, alpha, e, inverse=False)
 
 
 class _FrameTable:
-    r"""One convolution in the edge frame: the non-zeros :math:`(j, o)` of :math:`T_e`, and the
-    sparse ``(nnz, paths)`` matrix :math:`M` with :math:`T_e = M (R_p h_{e, l_f(p)})_p`."""
+    r"""One convolution in the edge frame: the non-zeros :math:`(j, o)` of :math:`T`, the dense
+    ``(nnz, paths)`` matrix :math:`M` with :math:`T = M (R_p c_{l_f(p)})_p`, and the factors
+    :math:`c_{l_f(p)}` of a non-zero and of a zero edge vector."""
 
-    def __init__(self, convolution: Convolution, dtype: torch.dtype, input_scale: tuple[float, ...] | None):
+    def __init__(self, convolution: Convolution, lmax: int, dtype: torch.dtype,
+                 input_scale: tuple[float, ...] | None):
         ins, outs = expanded(convolution.irreps_in), expanded(convolution.irreps_out)
         in_at = np.cumsum([0] + [ir.dim for ir in ins])
         out_at = np.cumsum([0] + [ir.dim for ir in outs])
@@ -95,12 +128,15 @@ class _FrameTable:
                 values.append(scale * block[j, o])
         pairs = torch.tensor(list(entries), dtype=torch.long)
         self.input_of, self.output_of = pairs[:, 0].contiguous(), pairs[:, 1].contiguous()
-        self.mixing = torch.sparse_coo_tensor(torch.tensor([rows, columns]), torch.tensor(values),
-                                              (len(entries), convolution.num_paths), check_invariants=True).coalesce().to(dtype)
-        self.edge_of_path = torch.tensor([p.edge for p in convolution.paths])
-        self.in_blocks = [(int(in_at[i]), ir.l) for i, ir in enumerate(ins)]
-        self.out_blocks = [(int(out_at[o]), ir.l) for o, ir in enumerate(outs)]
-        self.d_out = int(out_at[-1])
+        mixing = torch.zeros(len(entries), convolution.num_paths, dtype=torch.float64)
+        mixing.index_put_((torch.tensor(rows), torch.tensor(columns)), torch.tensor(values), accumulate=True)
+        self.mixing = mixing.to(dtype)
+        l_edge = torch.tensor([p.l_edge for p in convolution.paths], dtype=torch.float64)
+        self.factor = (2 * l_edge + 1).sqrt().to(dtype)
+        self.factor_at_zero = (l_edge == 0).to(dtype)
+        self.num_paths = convolution.num_paths
+        self.layout_in, self.layout_out = Layout(ins, lmax, dtype), Layout(outs, lmax, dtype)
+        self.d_in, self.d_out = int(in_at[-1]), int(out_at[-1])
 
 
 class Rotated:
@@ -112,98 +148,137 @@ class Rotated:
         self.radial = network.radial
         self.basis = self.radial.stacked_basis(graph.embedding)
         self.num_points, self.num_edges = graph.num_points, graph.num_edges
-        self.source, self.destination, self.length_index = graph.source, graph.destination, graph.length_index
-        rotations, frame_harmonics = frames(graph.vectors, graph.harmonics, network.config.lmax)
-        self.rotations = [d.to(dtype) for d in rotations]
-        self.frame_harmonics = frame_harmonics.to(dtype)
-        self.tables = [_FrameTable(c, dtype, network.gates[k - 1].output_scale if k > 0 else None)
+        order = torch.argsort(graph.length_index, stable=True)  # a chunk's lengths are a narrow band
+        self.source, self.destination = graph.source[order], graph.destination[order]
+        self.length_index = graph.length_index[order]
+        self.scale = graph.harmonics[order, 0].contiguous()  # s_e: Y_0 = 1 before the graph's scaling
+        self.alpha, self.beta = frames(graph.vectors[order], network.config.lmax, dtype)
+        zero = graph.length_index[graph.lengths == 0]
+        self.zero_row = int(zero[0]) if len(zero) else None  # the distinct length 0, if any
+        self.tables = [_FrameTable(c, network.config.lmax, dtype, network.gates[k - 1].output_scale if k > 0 else None)
                        for k, c in enumerate(network.convolutions)]
         self.gates = list(network.gates)
+        self.chunks = [slice(a, min(a + EDGE_CHUNK, self.num_edges)) for a in range(0, self.num_edges, EDGE_CHUNK)]
 
-    def _rotate(self, x: torch.Tensor, blocks, e: slice, transpose: bool) -> torch.Tensor:
-        r""":math:`D_e^\top x_e` (``transpose``) or :math:`D_e x_e` on each block ``(at, l)`` of ``(D, E)``
-        features; scalars pass unchanged."""
-        pieces = []
-        for at, l in blocks:
-            part = x[at:at + 2 * l + 1]
-            if l > 0:
-                d = self.rotations[l - 1][:, :, e]
-                part = (d * part[:, None]).sum(0) if transpose else (d * part[None]).sum(1)
-            pieces.append(part)
-        return torch.cat(pieces)
-
-    def messages(self, k: int, sources: torch.Tensor, radial: torch.Tensor, e: slice) -> torch.Tensor:
-        r"""Convolution ``k``'s messages :math:`D_e T_e D_e^\top x_{s(e)}`, ``(D_out, E)``, of the edges
-        ``e`` from their ``(D_in, E)`` source features and ``(E, paths)`` radial weights."""
+    def _last_layers(self, k: int, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Convolution ``k``'s last radial layer folded into its frame table, ``(d_L, nnz)`` each:
+        :math:`T(r)^\top = a_L(r)\, V` with :math:`V = s_L W_L\, \mathrm{diag}(c)\, M^\top`, for a
+        non-zero length and for length 0, from the padded ``(K, d_L, max paths)`` last weights."""
         table = self.tables[k]
-        rotated = self._rotate(sources, table.in_blocks, e, transpose=True)
-        weights = radial.T * self.frame_harmonics[table.edge_of_path, e]
-        products = rotated.index_select(0, table.input_of) * torch.sparse.mm(table.mixing, weights)
-        summed = torch.zeros(table.d_out, e.stop - e.start, dtype=sources.dtype).index_add_(0, table.output_of, products)
-        return self._rotate(summed, table.out_blocks, e, transpose=False)
+        weight = last[k, :, :table.num_paths] * self.radial.last_scale
+        return weight @ (table.factor[:, None] * table.mixing.T), weight @ (table.factor_at_zero[:, None] * table.mixing.T)
 
-    def chunks(self) -> list[slice]:
-        """The edges in chunks of :data:`EDGE_CHUNK`."""
-        return [slice(a, min(a + EDGE_CHUNK, self.num_edges)) for a in range(0, self.num_edges, EDGE_CHUNK)]
+    @staticmethod
+    def _frame_tables(features: torch.Tensor, folded: tuple[torch.Tensor, torch.Tensor], zero: int | None
+                      ) -> torch.Tensor:
+        """:math:`T` at distinct lengths, ``(nnz, L)``, from their ``(L, d_L)`` last hidden features and
+        :meth:`_last_layers`; column ``zero`` (if any) is the length 0."""
+        regular, at_zero = folded
+        tables = regular.T @ features.T
+        if zero is not None:
+            tables[:, zero] = at_zero.T @ features[zero]
+        return tables
 
-    def _convolutions(self, radial: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """``(K, L, max paths)`` radial weights and ``(N, D_in)`` features to ``(N, D_out)``."""
-        x = features.T
-        for k, table in enumerate(self.tables):
-            x = _Convolution.apply(self, k, x, radial[k, :, :table.mixing.shape[1]])
-            if k < len(self.gates):
-                x = self.gates[k].unscaled(x)
-        return x.T
+    def _band_tables(self, weights: list[torch.Tensor], k: int, folded: tuple[torch.Tensor, torch.Tensor],
+                     lengths: torch.Tensor) -> torch.Tensor:
+        """A chunk's :math:`T_e`, ``(nnz, E)``, from convolution ``k``'s MLP evaluated on the band of
+        distinct lengths its sorted ``lengths`` span."""
+        low, high = int(lengths[0]), int(lengths[-1]) + 1
+        features = self.radial.features([w[k:k + 1] for w in weights], self.basis[k:k + 1, low:high])[0]
+        zero = self.zero_row - low if self.zero_row is not None and low <= self.zero_row < high else None
+        return self._frame_tables(features, folded, zero).index_select(1, lengths - low)
+
+    def _convolve(self, k: int, x: torch.Tensor, edge_tables: Callable[[torch.Tensor], torch.Tensor],
+                  tape: list | None) -> torch.Tensor:
+        r"""``(D_in, N)`` features to ``(D_out, N)``: :math:`x'_i = \sum_{e \to i} s_e D_e T_e D_e^\top x_{s(e)}`,
+        ``edge_tables(lengths)`` giving the chunk's :math:`T_e`, ``(nnz, E)``, from its sorted length
+        indices; with a ``tape`` the rotated inputs :math:`D_e^\top x_{s(e)}` are kept, ``(D_in, E)``."""
+        table = self.tables[k]
+        summed = torch.zeros(table.d_out, self.num_points, dtype=x.dtype)
+        kept = torch.empty(table.d_in, self.num_edges, dtype=x.dtype) if tape is not None else None
+        for e in self.chunks:
+            rotated = table.layout_in.to_frame(x.index_select(1, self.source[e]), self.alpha, self.beta, e)
+            if kept is not None:
+                kept[:, e] = rotated
+            products = rotated.index_select(0, table.input_of) * edge_tables(self.length_index[e])
+            messages = torch.zeros(table.d_out, e.stop - e.start, dtype=x.dtype).index_add_(0, table.output_of, products)
+            messages = table.layout_out.from_frame(messages * self.scale[e], self.alpha, self.beta, e)
+            summed.index_add_(1, self.destination[e], messages)
+        if tape is not None:
+            tape.append(kept)
+        return summed
+
+    def _convolve_backward(self, k: int, grad: torch.Tensor, frame_tables: torch.Tensor, tape: list,
+                           input_grad: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+        r"""From the outputs' ``(D_out, N)`` gradient :math:`g`: the inputs' (when ``input_grad``) and
+        the frame tables', ``(nnz, L)``. With :math:`w_e = s_e D_e^\top g_{d(e)}` and :math:`u_e` the kept
+        rotated inputs, :math:`\partial T_{(jo)} = \sum_e u_{e,j} w_{e,o}` and
+        :math:`\partial x_{s(e)} \mathrel{+}= D_e \sum_o T_{e,(jo)} w_{e,o}`."""
+        table = self.tables[k]
+        kept = tape.pop()
+        grad_tables = torch.zeros_like(frame_tables)
+        grad_x = torch.zeros(table.d_in, self.num_points, dtype=grad.dtype) if input_grad else None
+        for e in self.chunks:
+            lengths = self.length_index[e]
+            w = table.layout_out.to_frame(grad.index_select(1, self.destination[e]), self.alpha, self.beta, e)
+            w = (w * self.scale[e]).index_select(0, table.output_of)
+            grad_tables.index_add_(1, lengths, kept[:, e].index_select(0, table.input_of) * w)
+            if grad_x is not None:
+                products = frame_tables.index_select(1, lengths) * w
+                rotated = torch.zeros(table.d_in, e.stop - e.start, dtype=grad.dtype).index_add_(0, table.input_of, products)
+                grad_x.index_add_(1, self.source[e], table.layout_in.from_frame(rotated, self.alpha, self.beta, e))
+        return grad_x, grad_tables
 
     def forward(self, weights: list[torch.Tensor], features: torch.Tensor, tape: list | None = None) -> torch.Tensor:
-        """``(N, D_in)`` features to ``(N, D_out)`` outputs, without a gradient."""
-        with torch.no_grad():
-            return self._convolutions(self.radial.evaluate(weights, self.basis), features)
+        """``(N, D_in)`` features to ``(N, D_out)`` outputs (a transposed view); with a ``tape``, what
+        the backward pass needs is pushed on it. Without one, each chunk evaluates its convolution's
+        radial MLP on its own band of lengths only, so memory stays that of a chunk at any size."""
+        hidden = self.radial.features(weights, self.basis, tape) if tape is not None else None
+        x = features.T.contiguous()
+        for k in range(len(self.tables)):
+            folded = self._last_layers(k, weights[-1])
+            if tape is not None and hidden is not None:
+                frame_tables = self._frame_tables(hidden[k], folded, self.zero_row)
+                x = self._convolve(k, x, functools.partial(torch.index_select, frame_tables, 1), tape)
+                tape.append((folded, frame_tables, hidden[k]))
+            else:
+                x = self._convolve(k, x, functools.partial(self._band_tables, weights, k, folded), None)
+            if k < len(self.gates):
+                x = self.gates[k].unscaled(x, tape)
+        return x.T
 
     def loss_and_gradient(self, weights: list[torch.Tensor], features: torch.Tensor, goal: torch.Tensor,
                           grad_weights: list[torch.Tensor]) -> torch.Tensor:
-        """Mean squared error between the outputs and ``goal`` ``(N, D_out)``; its gradient with
-        respect to the weights is written into the views ``grad_weights``."""
+        r"""Mean squared error between the outputs and ``goal`` ``(N, D_out)``; its gradient with
+        respect to the weights is written into the views ``grad_weights``. From each convolution's
+        :math:`\partial T`: :math:`\partial a_L = \partial T^\top V^\top`, :math:`\partial V = a_L^\top
+        \partial T^\top` (the length 0 through its own :math:`V`), :math:`\partial W_L = s_L\, \partial V M\, \mathrm{diag}(c)`."""
         tape: list = []
-        radial = self.radial.evaluate(weights, self.basis, tape).detach().requires_grad_()
-        with torch.enable_grad():
-            loss = (self._convolutions(radial, features) - goal).pow(2).mean()
-            grad_radial, = torch.autograd.grad(loss, radial)
-        self.radial.backward(weights, tape, grad_radial, grad_weights)
-        return loss.detach()
-
-
-class _Convolution(torch.autograd.Function):
-    """One convolution of a :class:`Rotated`, ``(D_in, N)`` features and ``(L, paths)`` radial
-    weights to ``(D_out, N)``, edges in chunks: nothing is kept per edge; the backward pass
-    recomputes each chunk under autograd and scatters its gradients onto points and lengths."""
-
-    @staticmethod
-    def forward(ctx, executor: Rotated, k: int, x: torch.Tensor, radial: torch.Tensor):
-        ctx.executor, ctx.k = executor, k
-        ctx.save_for_backward(x, radial)
-        summed = torch.zeros(executor.tables[k].d_out, executor.num_points, dtype=x.dtype)
-        for e in executor.chunks():
-            messages = executor.messages(k, x.index_select(1, executor.source[e]),
-                                         radial.index_select(0, executor.length_index[e]), e)
-            summed.index_add_(1, executor.destination[e], messages)
-        return summed
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        executor, k = ctx.executor, ctx.k
-        x, radial = ctx.saved_tensors
-        wants_x = ctx.needs_input_grad[2]
-        grad_x, grad_radial = torch.zeros_like(x) if wants_x else None, torch.zeros_like(radial)
-        for e in executor.chunks():
-            source, lengths = executor.source[e], executor.length_index[e]
-            with torch.enable_grad():
-                sources = x.index_select(1, source).requires_grad_(wants_x)
-                weights = radial.index_select(0, lengths).requires_grad_()
-                messages = executor.messages(k, sources, weights, e)
-                inputs = [sources, weights] if wants_x else [weights]
-                grads = torch.autograd.grad(messages, inputs, grad.index_select(1, executor.destination[e]))
-            grad_radial.index_add_(0, lengths, grads[-1])
-            if grad_x is not None:
-                grad_x.index_add_(1, source, grads[0])
-        return None, None, grad_x, grad_radial
+        difference = self.forward(weights, features, tape) - goal
+        grad = (difference * (2.0 / difference.numel())).T
+        grad_last = grad_weights[-1].zero_()
+        grad_hidden = None
+        for k in reversed(range(len(self.tables))):
+            table = self.tables[k]
+            if k < len(self.gates):
+                grad = self.gates[k].backward(grad, tape)
+            (regular, at_zero), frame_tables, hidden = tape.pop()
+            grad_x, grad_tables = self._convolve_backward(k, grad, frame_tables, tape, input_grad=k > 0)
+            grad_at_zero = None
+            if self.zero_row is not None:
+                grad_at_zero = grad_tables[:, self.zero_row].clone()
+                grad_tables[:, self.zero_row] = 0.0
+            grad_features = grad_tables.T @ regular.T
+            grad_regular = hidden.T @ grad_tables.T
+            grad_weight = grad_regular @ (table.mixing * table.factor)
+            if grad_at_zero is not None:
+                grad_features[self.zero_row] = at_zero @ grad_at_zero
+                grad_weight += torch.outer(hidden[self.zero_row], grad_at_zero) @ (table.mixing * table.factor_at_zero)
+            grad_last[k, :, :table.num_paths] = grad_weight * self.radial.last_scale
+            if grad_hidden is None:
+                grad_hidden = torch.zeros(len(self.tables), *hidden.shape, dtype=hidden.dtype)
+            grad_hidden[k] = grad_features
+            if grad_x is not None:  # the previous layer's outputs
+                grad = grad_x
+        self.radial.features_backward(weights, tape, grad_hidden, grad_weights)
+        return difference.pow(2).mean()
