@@ -161,14 +161,13 @@ def train(start, target, *, config: ModelConfig, order_parameter: OrderParameter
 
     Each point's input is the scalar 1, or with ``types`` (``(N,)`` integers, at most
     16 distinct) the one-hot scalars of its type among them (the model keeps the type list);
-    ``order_parameter`` follows.
-    ``iterations`` is the most steps (None: :func:`training_budget` of the graph); training
-    stops earlier once the fit is reached or stalls, and ``lr`` is where its cosine schedule
-    starts (:class:`engine.schedule.Schedule`). ``progress(iteration, loss)`` follows each step.
-    ``seconds`` counts from the call to the
-    trained model; ``final_loss`` is the loss of the returned prediction and ``fit`` its
-    position errors against ``target`` (:class:`Fit`: max, mean and share within 5 % of the
-    largest displacement), the measure to show next to the loss.
+    ``order_parameter`` follows. ``iterations`` is the most steps (None: :func:`training_budget`
+    of the graph); training stops earlier once the fit is reached or stalls, and ``lr`` is where
+    its cosine schedule starts (:class:`engine.schedule.Schedule`). ``progress(iteration, loss)``
+    follows each step. ``seconds`` counts from the call to the trained model; ``final_loss`` is
+    the loss of the returned prediction (displacements in units of the largest, as the loss
+    history) and ``fit`` its position errors against ``target`` (:class:`Fit`: max, mean and
+    share within 5 % of the largest displacement), the measure to show next to the loss.
     Raises ``ValueError`` for bad input and :class:`Diverged` when the loss explodes.
     """
     x0, x1 = _check_problem(start, target, config, order_parameter)
