@@ -8,6 +8,7 @@ object on stdout; progress goes to stderr (a bar on a terminal).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -37,6 +38,24 @@ def shown(path: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
+@contextlib.contextmanager
+def _reading(path: str, what: str):
+    """Reading ``what`` from the file at ``path``, yielding its name as shown: a missing file and
+    any error while reading become one-line :class:`InputError` messages."""
+    name = shown(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{name}: no such file")
+    try:
+        yield name
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError(f"{name}: cannot read {what} (lists nested too deeply)") from None
+    except (OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError) as error:
+        detail = shown(str(error) or type(error).__name__)[:200]
+        raise InputError(f"{name}: cannot read {what} ({detail})") from None
+
+
 def read_points(path: str) -> np.ndarray:
     """``(N, 3)`` points from a ``.npy`` array or a ``.json`` list of ``[x, y, z]``.
 
@@ -44,10 +63,7 @@ def read_points(path: str) -> np.ndarray:
     not objects) of shape ``(N, 3)`` with :math:`N \\le` :data:`MAX_FILE_POINTS` that the file
     really holds. Anything unreadable raises :class:`InputError` with one line.
     """
-    name = shown(path)
-    if not os.path.isfile(path):
-        raise InputError(f"{name}: no such file")
-    try:
+    with _reading(path, "points") as name:
         if path.endswith(".npy"):
             points = _read_npy(path, name)
         elif path.endswith(".json"):
@@ -57,13 +73,6 @@ def read_points(path: str) -> np.ndarray:
                 points = json.load(file)
         else:
             raise InputError(f"{name}: expected a .npy or .json file")
-    except InputError:
-        raise
-    except RecursionError:
-        raise InputError(f"{name}: cannot read points (lists nested too deeply)") from None
-    except (OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError) as error:
-        detail = shown(str(error) or type(error).__name__)[:200]
-        raise InputError(f"{name}: cannot read points ({detail})") from None
     try:
         return api.check_points(points, name)
     except (ValueError, OverflowError, RecursionError) as error:
@@ -89,10 +98,7 @@ def _read_npy(path: str, name: str) -> np.ndarray:
 def read_types(path: str, count: int) -> np.ndarray:
     """``(count,)`` integer vertex types from a ``.npy`` array or a text file of one integer a
     line (blank lines ignored); anything else raises :class:`InputError` with one line."""
-    name = shown(path)
-    if not os.path.isfile(path):
-        raise InputError(f"{name}: no such file")
-    try:
+    with _reading(path, "types") as name:
         if path.endswith(".npy"):
             types = _read_npy_types(path, name)
         else:
@@ -100,11 +106,6 @@ def read_types(path: str, count: int) -> np.ndarray:
                 raise InputError(f"{name}: a types file may have at most {MAX_JSON_BYTES // 2**20} MiB")
             with open(path, encoding="utf-8") as file:
                 types = _integers(file, name)
-    except InputError:
-        raise
-    except (OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError) as error:
-        detail = shown(str(error) or type(error).__name__)[:200]
-        raise InputError(f"{name}: cannot read types ({detail})") from None
     if len(types) != count:
         raise InputError(f"{name}: {len(types):,} types for {count:,} points; give one integer per point")
     return types
