@@ -38,3 +38,17 @@ def _factory_scene(request: pytest.FixtureRequest):
 
         bpy.ops.wm.read_homefile(app_template="")
     yield
+
+
+@pytest.fixture(autouse=True)
+def fast_training(request):
+    """In an add-on test module that sets ``ITERATIONS``, every test trains that many steps."""
+    iterations = getattr(request.module, "ITERATIONS", None)
+    if iterations is None:
+        yield None
+        return
+    module = request.getfixturevalue("symbreak")
+    import bpy
+
+    bpy.context.scene.symbreak.training.iterations = iterations
+    yield module

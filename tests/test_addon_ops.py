@@ -13,13 +13,6 @@ from helpers import activate, demo, evaluated, expect_cancelled, fcurves, select
 ITERATIONS = 20
 
 
-@pytest.fixture(autouse=True)
-def fast_training(symbreak):
-    t = bpy.context.scene.symbreak.training
-    t.iterations = ITERATIONS
-    yield symbreak
-
-
 # --- each operator on data ------------------------------------------------------------------------
 
 def test_add_seed_demo_builds_three_tasks(symbreak):

@@ -17,12 +17,6 @@ WRITING_OPERATORS = ["train", "predict", "analyze_symmetry", "learn_order_parame
                      "show_order_parameter", "show_signals", "animate"]
 
 
-@pytest.fixture(autouse=True)
-def fast_training(symbreak):
-    bpy.context.scene.symbreak.training.iterations = ITERATIONS
-    yield symbreak
-
-
 # --- 0: every stored array, grown and shrunk --------------------------------------------------------
 
 def test_retraining_grows_and_shrinks_the_loss_history_and_target(symbreak):

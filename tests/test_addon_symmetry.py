@@ -11,12 +11,6 @@ from helpers import activate, demo, draw, expect_cancelled  # noqa: E402
 ITERATIONS = 10
 
 
-@pytest.fixture(autouse=True)
-def fast_training(symbreak):
-    bpy.context.scene.symbreak.training.iterations = ITERATIONS
-    yield symbreak
-
-
 def task(number):
     demo()
     obj = bpy.data.objects[f"Task {number}"]

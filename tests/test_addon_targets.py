@@ -16,12 +16,6 @@ from helpers import Layout, activate, expect_cancelled, train_selected  # noqa: 
 ITERATIONS = 5
 
 
-@pytest.fixture(autouse=True)
-def fast_training(symbreak):
-    bpy.context.scene.symbreak.training.iterations = ITERATIONS
-    yield symbreak
-
-
 def _sphere(count):
     """``count`` points spread evenly over the unit sphere (a Fibonacci lattice)."""
     i = np.arange(count) + 0.5
