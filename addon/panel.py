@@ -253,6 +253,9 @@ class SYMBREAK_PT_network(SymBreakSubPanel, bpy.types.Panel):
         sub = row.row(align=True)
         sub.active = t.graph == 'RADIUS'
         sub.prop(t, "radius", text="")
+        sub = col.row(align=True)
+        sub.active = t.graph != 'ALL_PAIRS'
+        sub.prop(t, "hub")
         col = self.layout.column(align=True)
         col.prop(t, "iterations")
         col.prop(t, "learning_rate")

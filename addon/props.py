@@ -51,6 +51,9 @@ class SymBreakTraining(bpy.types.PropertyGroup):
         default='AUTO')
     radius: FloatProperty(name="Radius", description="Neighbour cutoff of the radius graph",
                           default=1.5, min=0.001, soft_max=100.0)
+    hub: BoolProperty(name="Hub", description="On a radius graph, one more point at the centroid joined to every "
+                                              "vertex, so that each vertex sees where it sits in the whole mesh",
+                      default=True)
     iterations: IntProperty(name="Iterations",
                             description="Most training steps, 0 to choose them from the graph's size; training "
                                         "stops earlier once the fit is reached or stalls",

@@ -112,7 +112,7 @@ def _cancelled(cancel: Cancel | None, what: str) -> None:
 
 
 def analyze(start, target, order_parameter: OrderParameter | None = None, *, types=None, lmax: int = 5,
-            radius: float | None = None, layers: int = 3, progress: Progress | None = None,
+            radius: float | None = None, layers: int = 3, hub: bool = True, progress: Progress | None = None,
             cancel: Cancel | None = None) -> dict:
     """Point groups, Curie's check and the order parameters of a start and target, JSON-ready.
 
@@ -124,8 +124,8 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, typ
     ``point_order_parameter`` (:meth:`OrderParameter.to_dict` or None), ``verdict``; then
     ``inputs`` (the input checked: ``order_parameter``'s significant degrees, or none) and
     ``warning`` ("" when the target is learnable with that input, else how to fix it); ``local``:
-    for a network of ``layers`` over a radius graph of ``radius``, the vertices it cannot tell
-    apart (``indistinguishable``, ``reach``, ``sentence``, ``seconds``, ...), or None for all pairs.
+    for a network of ``layers`` over a radius graph of ``radius`` (with a ``hub``, as
+    :class:`ModelConfig` has by default), the vertices it cannot tell apart (``indistinguishable``, ``reach``, ``sentence``, ``seconds``, ...), or None for all pairs.
     ``progress(step, 2)`` is called after the group and after the order parameters.
     """
     _import_torch_side()
@@ -135,7 +135,7 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, typ
     check_order_parameter(order_parameter, len(x0))
     types = _check_types(types, len(x0))
     _cancelled(cancel, "Analysis")
-    return symmetry.analyze(x0, x1, order_parameter, types, lmax=lmax, radius=radius, layers=layers,
+    return symmetry.analyze(x0, x1, order_parameter, types, lmax=lmax, radius=radius, layers=layers, hub=hub,
                             progress=progress, cancel=cancel)
 
 

@@ -257,6 +257,8 @@ def _config(header: dict) -> ModelConfig:
                                   f"{' or none' if name != 'unit' else ''}, got {str(value)[:20]})")
     if config.get("output", ModelConfig.output) not in ("signal", "vector"):
         raise CheckpointError("Damaged SymBreak model (output must be 'signal' or 'vector')")
+    if type(config.setdefault("hub", False)) is not bool:  # models saved before the hub have none
+        raise CheckpointError("Damaged SymBreak model (hub must be true or false)")
     return ModelConfig(**config)
 
 

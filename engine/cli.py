@@ -173,7 +173,7 @@ def _train(args) -> dict:
         name, order_parameter = "custom", None
     types = None if args.types is None else read_types(args.types, len(start))
     radius = api.automatic_radius(start) if args.radius is None else args.radius
-    config = api.ModelConfig(lmax=args.lmax, radius=radius, output=args.output)
+    config = api.ModelConfig(lmax=args.lmax, radius=radius, hub=args.hub, output=args.output)
     breaking = None
     if args.breaking != "none":
         order_parameter, breaking = _breaking_input(args.breaking, start, target, types, order_parameter, config, args)
@@ -225,7 +225,8 @@ def _analyze(args) -> dict:
     if len(start) != len(target):
         raise InputError(f"start has {len(start)} points but target has {len(target)}")
     types = None if args.types is None else read_types(args.types, len(start))
-    return api.analyze(start, target, types=types, lmax=args.lmax, radius=args.radius, layers=args.layers)
+    return api.analyze(start, target, types=types, lmax=args.lmax, radius=args.radius, layers=args.layers,
+                       hub=args.hub)
 
 
 def _summary(result: dict) -> str:
@@ -237,6 +238,7 @@ def _summary(result: dict) -> str:
             f"{ambiguous} of {len(result['ambiguous'])} points ambiguous")
 
 
+NO_HUB_HELP = "on a radius graph, no hub (a point at the centroid joined to every vertex)"
 TYPES_HELP = ("vertex types, one integer a line or a .npy (N,) array: only points of one type are exchanged by "
               "a symmetry, and the network reads each point's type")
 
@@ -255,6 +257,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--lmax", type=int, default=5)
     train.add_argument("--radius", type=float, default=None, help="graph radius (default: all pairs up to 100 points, "
                        "else one chosen from the points)")
+    train.add_argument("--no-hub", dest="hub", action="store_false", help=NO_HUB_HELP)
     train.add_argument("--output", choices=["signal", "vector"], default="signal")
     train.add_argument("--breaking", choices=["none", "auto", "learned"], default="none",
                        help="add an order parameter: by group theory (auto) or by gradient descent (learned)")
@@ -268,6 +271,7 @@ def parser() -> argparse.ArgumentParser:
     analyze.add_argument("--radius", type=float, default=None,
                          help="the network's graph radius: also check the vertices it cannot tell apart")
     analyze.add_argument("--layers", type=int, default=3, help="the network's layers (with --radius)")
+    analyze.add_argument("--no-hub", dest="hub", action="store_false", help=NO_HUB_HELP)
     analyze.add_argument("--json", action="store_true")
     return root
 

@@ -23,6 +23,9 @@ class ModelConfig:
         the graph (:meth:`basis_range`)
     radial_neurons, radial_layers : hidden width and depth of each radial MLP
     radius : graph radius; ``None`` convolves over all pairs, each point with itself included
+    hub : on a radius graph, one more point at the centroid, joined both ways to every vertex
+        (:func:`~engine.graph.with_hub`): a radius graph's vertices see a few neighbours deep, and
+        through the hub they see where they sit in the whole; all pairs see the whole already
     output : {'signal', 'vector'} a signal with ``l = 0..lmax`` per point, or one ``1o`` vector
     unit : the length one unit of output stands for (:meth:`in_units_of` sets it)
 
@@ -37,6 +40,7 @@ class ModelConfig:
     radial_neurons: int = 100
     radial_layers: int = 3
     radius: float | None = None
+    hub: bool = True
     output: str = "signal"
     unit: float = 1.0
 
@@ -53,8 +57,15 @@ class ModelConfig:
                 raise ValueError(f"{name} must be positive or None, got {value}")
         if not self.unit > 0:
             raise ValueError(f"unit must be positive, got {self.unit}")
+        if not isinstance(self.hub, bool):
+            raise ValueError(f"hub must be True or False, got {self.hub!r}")
         if self.number_of_basis < 2 or self.radial_neurons < 1 or self.radial_layers < 0:
             raise ValueError("number_of_basis must be at least 2 and the radial MLP non-empty")
+
+    @property
+    def has_hub(self) -> bool:
+        """Whether the network's graph has a hub: ``hub`` on a radius graph."""
+        return self.hub and self.radius is not None
 
     def basis_range(self, positions: np.ndarray) -> float:
         """The radial basis range on ``(N, 3)`` positions: ``max_radius`` when set, else the graph

@@ -10,7 +10,7 @@ uses
 
 the seed's squared cosine basis with centres :math:`\mu_k` spaced :math:`\Delta` apart on
 ``[0, max_radius]``. Neither changes while the points stay put, so they are computed once
-per training rather than once per step.
+per training rather than once per step. A radius graph may have a hub (:func:`with_hub`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from .config import ModelConfig
 from .graph_size import check_graph
 
-__all__ = ["edges", "radial_basis", "envelope", "Graph"]
+__all__ = ["edges", "with_hub", "radial_basis", "envelope", "Graph"]
 
 def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Directed edges ``(source, destination)``, each point with itself included.
@@ -50,6 +50,28 @@ def edges(positions: np.ndarray, radius: float | None = None) -> tuple[np.ndarra
     return source[order], destination[order]
 
 
+def with_hub(positions: np.ndarray, source: np.ndarray, destination: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""The graph with a hub: point :math:`N` at the centroid :math:`\vec c`, joined both ways to
+    every vertex and to itself. Returns the ``(N+1, 3)`` positions, the edges (sorted by
+    destination) and which of them touch the hub.
+
+    A network of :math:`L` convolutions over a radius graph sees a vertex's neighbourhood
+    :math:`L r` deep, which cannot say where in the whole mesh it sits; through the hub, whose
+    features after one convolution are the mean over every vertex, each vertex sees the
+    vector :math:`\vec c - \vec x_i` and the whole set's shape. The centroid is fixed by every
+    symmetry of the point set, so the network stays equivariant and Curie's check unchanged.
+    """
+    n = len(positions)
+    vertices = np.arange(n)
+    hub = np.full(n + 1, n)
+    source = np.concatenate([source, vertices, hub])
+    destination = np.concatenate([destination, hub[:n], np.append(vertices, n)])
+    order = np.argsort(destination, kind="stable")
+    through_hub = (source == n) | (destination == n)
+    return np.vstack([positions, positions.mean(axis=0)]), source[order], destination[order], through_hub[order]
+
+
 def radial_basis(lengths: torch.Tensor, max_radius: float, number: int) -> torch.Tensor:
     """The seed's squared cosine basis of edge lengths on ``[0, max_radius]``: ``(..., number)``."""
     return soft_one_hot_linspace(lengths, 0.0, max_radius, number, basis="cosine", cutoff=False).pow(2)
@@ -59,7 +81,7 @@ def envelope(lengths: torch.Tensor, radius: float | None = None) -> torch.Tensor
     r"""Edge weights :math:`s(|\vec r|)`: 1 over all pairs; on a radius graph, 1 up to half the
     radius, then :math:`\cos^2` down to 0 at the radius, so nothing jumps when a point crosses it.
 
-    Edge harmonics are scaled by :math:`s`, and the messages into point :math:`i` averaged:
+    Edges to and from a hub (:func:`with_hub`) weigh 1. Edge harmonics are scaled by :math:`s`, and the messages into point :math:`i` averaged:
     divided by :math:`n_i = \sum_{e \to i} s(|\vec r_e|)`, its number of neighbours. Sums of
     neighbours' features add up coherently (the scalar channels do), so e3nn's :math:`1/\sqrt n`
     lets a vertex's output grow as :math:`\sqrt{n_i}` per layer; the mean starts a dense vertex
@@ -80,13 +102,17 @@ class Graph:
     lmax : int, highest degree of the edge harmonics
     max_radius, number_of_basis : the radial basis
     radius : float or None, graph radius (None: all pairs)
+    hub : bool, a radius graph with a hub (:func:`with_hub`) as its last point
     dtype : torch dtype of the tensors
 
     Attributes
     ----------
+    num_vertices, num_points : the point set's points, and with the hub
     source, destination : ``(E,)`` long tensors
     vectors : ``(E, 3)`` edge vectors :math:`\vec r_{ij}`
-    lengths : ``(E,)`` edge lengths
+    lengths : ``(E,)`` edge lengths as the radial basis sees them: a hub edge's
+        :math:`|\vec r|\, r_{\max} / \max_i |\vec x_i - \vec c|`, so that hub edges span the basis
+        range at any mesh size
     harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope` and by :math:`1/n_i` of
         the edge's destination :math:`i`
     embedding, length_index : radial basis of the distinct edge lengths, and each edge's row
@@ -99,23 +125,34 @@ class Graph:
     def of(cls, config: ModelConfig, positions: np.ndarray, dtype: torch.dtype = torch.float64) -> "Graph":
         """The graph a network with ``config`` convolves over on ``(N, 3)`` positions."""
         return cls(positions, lmax=config.lmax, max_radius=config.basis_range(positions),
-                   number_of_basis=config.number_of_basis, radius=config.radius, dtype=dtype)
+                   number_of_basis=config.number_of_basis, radius=config.radius, hub=config.has_hub, dtype=dtype)
 
     def __init__(self, positions: np.ndarray, *, lmax: int, max_radius: float, number_of_basis: int,
-                 radius: float | None = None, dtype: torch.dtype = torch.float64):
+                 radius: float | None = None, hub: bool = False, dtype: torch.dtype = torch.float64):
+        if hub and radius is None:
+            raise ValueError("A hub joins a radius graph: over all pairs every vertex sees every other already")
         positions = np.asarray(positions, dtype=np.float64)
         source, destination = edges(positions, radius)
-        self.num_points = len(positions)
+        self.num_vertices = len(positions)
+        through_hub = np.zeros(len(source), dtype=bool)
+        if hub:
+            positions, source, destination, through_hub = with_hub(positions, source, destination)
+        self.num_points, self.hub = len(positions), hub
         self.source = torch.as_tensor(source)
         self.destination = torch.as_tensor(destination)
         vectors = torch.as_tensor(positions[source] - positions[destination], dtype=dtype)
-        weights = envelope(vectors.norm(dim=-1), radius)
+        lengths = vectors.norm(dim=-1)
+        on_hub = torch.as_tensor(through_hub)
+        weights = torch.where(on_hub, 1.0, envelope(lengths, radius))
         self.neighbours = torch.zeros(len(positions), dtype=dtype).index_add_(0, self.destination, weights)
         scale = weights / self.neighbours[self.destination]
         self.harmonics = scale[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
                                                                  normalization="component")
         self.vectors = vectors
-        self.lengths = vectors.norm(dim=-1)
+        if hub:
+            extent = max(float(np.linalg.norm(positions[:-1] - positions[-1], axis=1).max()), 1e-300)
+            lengths = torch.where(on_hub, lengths * (max_radius / extent), lengths)
+        self.lengths = lengths
         self.max_radius, self._basis = max_radius, (max_radius, number_of_basis)
         self.all_pairs = radius is None  # edge d N + s runs from s to d
         self._cache: dict = {}  # keyed by the module that built each entry
@@ -139,6 +176,22 @@ class Graph:
     @property
     def num_edges(self) -> int:
         return len(self.source)
+
+    def padded(self, features: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` vertex features with the hub's row, their mean, appended (as they are without a hub)."""
+        return torch.cat([features, features.mean(0, keepdim=True)]) if self.hub else features
+
+    def vertices(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The vertices' rows of ``(num_points, D)`` outputs: the hub's left out."""
+        return outputs[:self.num_vertices]
+
+    def squared_error(self, outputs: torch.Tensor, goal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean squared error of the vertices' outputs against ``(N, D)`` ``goal``, and its
+        gradient with respect to the ``(num_points, D)`` outputs (0 on the hub's row)."""
+        difference = self.vertices(outputs) - goal
+        grad = torch.zeros_like(outputs)
+        grad[:self.num_vertices] = difference * (2.0 / difference.numel())
+        return difference.pow(2).mean(), grad
 
     def cached(self, key, build):
         """``build(self)``, built once per ``key``: for what depends only on the graph."""

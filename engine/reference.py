@@ -8,11 +8,12 @@ times training with it as the baseline.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from e3nn import nn, o3
 
 from .network.activations import softplus
-from .graph import edges, envelope, radial_basis
+from .graph import edges, envelope, radial_basis, with_hub
 from .config import ModelConfig
 from .network import Network, hidden_irreps
 
@@ -47,13 +48,25 @@ class ReferenceNetwork(torch.nn.Module):
             features = hidden
 
     def forward(self, features: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        source, destination = (torch.as_tensor(a) for a in edges(positions.detach().numpy(), self.config.radius))
+        n, points = len(positions), positions.detach().numpy()
+        max_radius = self.config.basis_range(points)
+        pairs = edges(points, self.config.radius)
+        graph = (*pairs, np.zeros(len(pairs[0]), dtype=bool))
+        if self.config.has_hub:  # a last point at the centroid, its edges weighing 1 and stretched onto the basis
+            graph = with_hub(points, *pairs)[1:]
+            centroid = positions.mean(0, keepdim=True)
+            positions = torch.cat([positions, centroid])
+            features = torch.cat([features, features.mean(0, keepdim=True)])
+            stretch = max_radius / (positions[:n] - centroid).norm(dim=-1).max()
+        source, destination, on_hub = (torch.as_tensor(a) for a in graph)
         vectors = positions[source] - positions[destination]
-        weights = envelope(vectors.norm(dim=-1), self.config.radius)
+        lengths = vectors.norm(dim=-1)
+        weights = torch.where(on_hub, 1.0, envelope(lengths, self.config.radius))
         harmonics = weights[:, None] * o3.spherical_harmonics(self.irreps_edge, vectors, normalize=True,
                                                               normalization="component")
-        embedding = radial_basis(vectors.norm(dim=-1), self.config.basis_range(positions.detach().numpy()),
-                                 self.config.number_of_basis)
+        if self.config.has_hub:
+            lengths = torch.where(on_hub, lengths * stretch, lengths)
+        embedding = radial_basis(lengths, max_radius, self.config.number_of_basis)
         neighbours = torch.zeros(len(positions), dtype=weights.dtype).index_add(0, destination, weights)
         x = features
         for k, (product, radial) in enumerate(zip(self.products, self.radials)):
@@ -62,7 +75,7 @@ class ReferenceNetwork(torch.nn.Module):
             x = x / neighbours[:, None]
             if k < len(self.gates):
                 x = self.gates[k](x)
-        return x
+        return x[:n]
 
 
 def copy_weights(reference: ReferenceNetwork, network: Network) -> None:

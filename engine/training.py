@@ -57,7 +57,8 @@ def _targets(config: ModelConfig, displacements: np.ndarray) -> np.ndarray:
 def _optimise(model: Network, graph: Graph, x: torch.Tensor, goal: torch.Tensor, schedule: Schedule,
               progress: Progress | None, cancel: Cancel | None) -> list[float]:
     r"""Adam on :math:`\mathrm{mean}(\mathrm{model}(x) - \mathrm{goal})^2` with the gradient of :meth:`Network.trainer`'s executor,
-    all weights as one flat vector, as ``schedule`` says; returns the loss of each step.
+    all weights as one flat vector, as ``schedule`` says; returns the loss of each step. ``x`` has
+    a row for every point of the graph (:meth:`Graph.padded`), ``goal`` one for every vertex.
 
     The update is torch's fused Adam called as a function: ``Optimizer.step``'s bookkeeping
     takes longer than the update itself at this size."""
@@ -113,11 +114,11 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
     graph = Graph.of(config, start, dtype=dtype)
     with threads.single_thread():
         model = Network(config, features.irreps, generator=torch.Generator().manual_seed(seed)).to(dtype)
-        x = torch.as_tensor(features.values, dtype=dtype)
+        x = graph.padded(torch.as_tensor(features.values, dtype=dtype))
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
         history = _optimise(model, graph, x, goal, schedule or Schedule(budget(graph.num_edges)), progress, cancel)
         with torch.no_grad():  # the executor that trained, exact on any size of graph
-            output = model.trainer(graph).forward(model.radial.unflatten(model.radial.flat()), x).double()
+            output = graph.vertices(model.trainer(graph).forward(model.radial.unflatten(model.radial.flat()), x)).double()
     model.double()
     seconds = time.perf_counter() - began
     final_loss = float((output - goal.double()).pow(2).mean())

@@ -183,8 +183,8 @@ def test_analyze_needs_a_target(symbreak):
 
 
 def test_analyze_reports_vertices_the_graph_cannot_tell_apart(symbreak, capfd):
-    """A grid squashed along y keeps its D2h, but on a small radius graph its vertices see
-    congruent neighbourhoods that must move differently: the report and panel say so."""
+    """A grid squashed along y keeps its D2h, but on a small radius graph without a hub its
+    vertices see congruent neighbourhoods that must move differently: the report and panel say so."""
     from symbreak.addon import panel, storage
 
     x, y = np.meshgrid(np.arange(12) - 5.5, np.arange(6) - 2.5)
@@ -199,7 +199,7 @@ def test_analyze_reports_vertices_the_graph_cannot_tell_apart(symbreak, capfd):
     activate(grid)
     grid.symbreak.target_mode, grid.symbreak.target_object = 'OBJECT', squashed
     training = bpy.context.scene.symbreak.training
-    training.graph, training.radius, training.layers = 'RADIUS', 1.1, 2
+    training.graph, training.radius, training.layers, training.hub = 'RADIUS', 1.1, 2, False
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
     record = storage.symmetry(grid)
     assert record["learnable"] and record["local"]["indistinguishable"] == 72
@@ -207,6 +207,9 @@ def test_analyze_reports_vertices_the_graph_cannot_tell_apart(symbreak, capfd):
     assert any(t.startswith("72 of 72 vertices cannot be fit within") for t in draw(panel.SYMBREAK_PT_symmetry))
     assert bpy.ops.symbreak.train() == {'FINISHED'}  # Train says it too, before it trains
     assert "Warning: 72 of 72 vertices cannot be fit" in capfd.readouterr().out
+    training.hub = True  # through the hub every vertex sees the whole grid
+    assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
+    assert storage.symmetry(grid)["local"]["hub"] and storage.symmetry(grid)["warning"] == ""
     training.graph = 'ALL_PAIRS'
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
     assert storage.symmetry(grid)["local"] is None and storage.symmetry(grid)["warning"] == ""

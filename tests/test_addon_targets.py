@@ -316,6 +316,7 @@ def test_train_reports_the_whole_click_with_its_parts(symbreak, monkeypatch, cap
                       r"symmetry check and ([\d.]+) s the rest", out)
     assert found, out
     total, training, checking, rest = map(float, found.groups())
-    assert 0.6 <= checking and total == pytest.approx(training + checking + rest, abs=0.016) and total <= clicked
+    # each figure is printed to 0.01 s
+    assert 0.6 <= checking and total == pytest.approx(training + checking + rest, abs=0.016) and total <= clicked + 0.005
     assert obj.symbreak.train_seconds == pytest.approx(total, abs=0.005)
     assert any(f"({ITERATIONS} steps, {obj.symbreak.train_seconds:.1f} s)" in text for text in draw(panel.SYMBREAK_PT_training))

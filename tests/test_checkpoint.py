@@ -139,6 +139,15 @@ def test_file_is_plain_arrays(trained):
     assert all(a.dtype != object for a in arrays.values())
 
 
+def test_a_model_saved_before_the_hub_loads_without_one(trained):
+    """A radius-graph checkpoint whose configuration has no ``hub`` was trained without one."""
+    config = {**trained[0].config.to_dict(), "radius": 1.5}
+    del config["hub"]
+    model, _ = checkpoint.from_bytes(_with_header(trained, config=config))
+    assert model.config.radius == 1.5 and not model.config.has_hub
+    assert ModelConfig(radius=1.5).has_hub and not ModelConfig().has_hub
+
+
 # --- refusals --------------------------------------------------------------------------------
 
 
@@ -211,6 +220,7 @@ BAD = {
     "parameter-list-mismatch": lambda trained: _with_header(trained, parameters=["a"]),
     "unknown-config-key": lambda trained: _with_header(trained, config={"lmax": 3, "colour": "red"}),
     "config-out-of-range": lambda trained: _with_header(trained, config={**trained[0].config.to_dict(), "lmax": 99}),
+    "hub-not-a-bool": lambda trained: _with_header(trained, config={**trained[0].config.to_dict(), "hub": "yes"}),
     "features-wrong-width": lambda trained: npz(**{**_good_arrays(trained), "features": np.ones((4, 2))}),
 }
 

@@ -114,12 +114,21 @@ def test_analyze_reports_the_local_check():
     target = start * [1.0, 0.5, 1.0]
     plain = api.analyze(start, target)
     assert plain["local"] is None and plain["learnable"]
-    record = json.loads(json.dumps(api.analyze(start, target, radius=1.1, layers=3)))
+    record = json.loads(json.dumps(api.analyze(start, target, radius=1.1, layers=3, hub=False)))
     local = record["local"]
     assert record["learnable"] and local["indistinguishable"] == 128 and local["reach"] == pytest.approx(3.3)
     assert record["warning"] == local["sentence"] and local["seconds"] >= 0 and local["examples"][:3] == [0, 1, 2]
-    wide = api.analyze(start, target, radius=30.0, layers=3)["local"]
+    wide = api.analyze(start, target, radius=30.0, layers=3, hub=False)["local"]
     assert wide["indistinguishable"] == 0 and "global check" in wide["sentence"]
+    hubbed = api.analyze(start, target, radius=1.1, layers=3)["local"]
+    assert hubbed["hub"] and hubbed["indistinguishable"] == 0 and "through the hub" in hubbed["sentence"]
+
+
+def test_with_a_hub_one_layer_still_counts_translated_neighbourhoods():
+    """One convolution sees the hub only as a point: the check runs, without it."""
+    start = grid(20, 20)
+    report = local_check(start, start * [1.0, 0.5, 1.0], radius=1.1, layers=1, hub=True)
+    assert report.hub and not report.skipped and len(report.vertices) == 400
 
 
 def test_analyze_command_takes_radius_and_layers(tmp_path, capsys):
@@ -127,8 +136,10 @@ def test_analyze_command_takes_radius_and_layers(tmp_path, capsys):
     np.save(tmp_path / "start.npy", start)
     np.save(tmp_path / "target.npy", start * [1.0, 0.5, 1.0])
     files = ["analyze", "--start", str(tmp_path / "start.npy"), "--target", str(tmp_path / "target.npy")]
-    assert main(files + ["--radius", "1.1", "--layers", "2"]) == 0
+    assert main(files + ["--radius", "1.1", "--layers", "2", "--no-hub"]) == 0
     assert "100 of 100 vertices cannot be fit" in capsys.readouterr().out
+    assert main(files + ["--radius", "1.1", "--layers", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["local"]["skipped"]
     assert main(files + ["--json"]) == 0
     assert json.loads(capsys.readouterr().out)["local"] is None
 
@@ -166,11 +177,11 @@ def test_an_order_parameter_tells_apart_what_a_rotation_relates():
     seeds = np.random.default_rng(2).uniform(0.5, 4.0, size=(6, 3))
     start = np.concatenate([seeds @ R.T for R in cube])
     target = start * [1.0, 1.0, 0.8]
-    plain = api.analyze(start, target, radius=0.8, layers=2)
+    plain = api.analyze(start, target, radius=0.8, layers=2, hub=False)
     assert plain["local"]["indistinguishable"] == 288 and "an order parameter" in plain["local"]["sentence"]
     found = api.OrderParameter.from_dict(plain["order_parameter"])
     assert found.description == "L=2, even, ∝ 0.5x² + 0.5y² − z²"
-    fixed = api.analyze(start, target, found, radius=0.8, layers=2)
+    fixed = api.analyze(start, target, found, radius=0.8, layers=2, hub=False)
     assert fixed["local"]["indistinguishable"] == 0 and fixed["warning"] == ""
 
 

@@ -60,6 +60,7 @@ CONFIGS = {
     "vector-all-pairs": ModelConfig(output="vector"),
     "signal-radius": ModelConfig(radius=1.6),
     "vector-radius": ModelConfig(radius=1.6, output="vector"),
+    "signal-radius-no-hub": ModelConfig(radius=1.6, hub=False),
     "signal-lmax3-2layers": ModelConfig(lmax=3, layers=2),
 }
 
@@ -128,6 +129,17 @@ def test_radius_graph_is_continuous_at_the_radius():
     assert (a - b).abs().max() <= 1e-6 * scale(a)
 
 
+@pytest.mark.parametrize("hub", [False, True], ids=["no-hub", "hub"])
+def test_a_hub_tells_apart_vertices_with_congruent_neighbourhoods(hub):
+    """On a straight chain, vertices 4 and 5 have the same neighbourhood three hops deep: without a
+    hub the network must give them the same signal; the hub tells each where it sits."""
+    net = make_network(ModelConfig(radius=1.5, hub=hub), "0e")
+    chain = np.outer(np.arange(12.0), [1.0, 0.0, 0.0])
+    out = run(net, np.ones((12, 1)), chain)
+    difference = float((out[4] - out[5]).abs().max())
+    assert (difference > 1e-4) if hub else (difference < 1e-12)
+
+
 def test_radius_graph_edges():
     """Radius edges are exactly the ordered pairs closer than the radius, plus every self-loop."""
     rng = np.random.default_rng(11)
@@ -169,6 +181,7 @@ REFERENCE_CASES = [
     (ModelConfig(lmax=2), "0e"),
     (ModelConfig(lmax=3, output="vector"), "0e"),
     (ModelConfig(lmax=4, radius=1.5), "0e+2e"),
+    (ModelConfig(lmax=3, radius=1.5, hub=False), "0e+1o"),
     (ModelConfig(lmax=5), "0e+2e"),
     (ModelConfig(lmax=5, radius=1.5, output="vector"), "2x0e+1o"),
     (ModelConfig(lmax=3, layers=2, radial_layers=1, number_of_basis=5), "2x0e+1o"),
@@ -185,7 +198,8 @@ def reference_pair(config, irreps_in, rng, n):
 
 
 @pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
-                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
+                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}{'-hub' if c.has_hub else ''}-{i}"
+                              for c, i in REFERENCE_CASES])
 def test_fast_path_equals_plain_e3nn(config, irreps_in, float64_default):
     """Network on the weights of ReferenceNetwork (FullyConnectedTensorProduct per edge) agrees to 1e-10."""
     reference, network, positions, x = reference_pair(config, irreps_in, np.random.default_rng(7), 7)
@@ -210,7 +224,8 @@ def _reference_gradients(reference, network, x, positions, goal):
 
 
 @pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
-                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
+                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}{'-hub' if c.has_hub else ''}-{i}"
+                              for c, i in REFERENCE_CASES])
 def test_hand_derived_gradient_equals_autograd_on_plain_e3nn(config, irreps_in, float64_default):
     """The plan's backward pass gives autograd's gradients through ReferenceNetwork, for the
     features and every weight, to 1e-10: through Network as an autograd node, and as the flat
@@ -225,8 +240,9 @@ def test_hand_derived_gradient_equals_autograd_on_plain_e3nn(config, irreps_in, 
     got_x, *got = torch.autograd.grad(loss, [features, *network.radial.parameters()])
     theta = network.radial.flat()
     grad = torch.full_like(theta, torch.nan)
-    network.plan(Graph.of(network.config, positions)).loss_and_gradient(
-        network.radial.unflatten(theta), torch.as_tensor(x), goal, network.radial.unflatten(grad))
+    graph = Graph.of(network.config, positions)
+    network.plan(graph).loss_and_gradient(network.radial.unflatten(theta), graph.padded(torch.as_tensor(x)), goal,
+                                          network.radial.unflatten(grad))
     assert (got_x - expected_x).abs().max() <= 1e-10 * scale(expected_x)
     for e, g, flat in zip(expected, got, network.radial.unpadded(grad)):
         assert e.abs().max() > 1e-8
@@ -257,11 +273,13 @@ def test_copy_weights_copies_every_parameter(float64_default):
 def _rotated(network, positions, monkeypatch):
     """The edge-frame executor on ``positions``, edges in several chunks."""
     monkeypatch.setattr(engine.network.rotated, "EDGE_CHUNK", 5)
-    return Rotated(network, Graph.of(network.config, positions))
+    graph = Graph.of(network.config, positions)
+    return Rotated(network, graph), graph
 
 
 @pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
-                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
+                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}{'-hub' if c.has_hub else ''}-{i}"
+                              for c, i in REFERENCE_CASES])
 def test_rotated_equals_plain_e3nn(config, irreps_in, float64_default, monkeypatch):
     """In edge frames, chunked, the outputs and every weight's gradient agree with autograd
     through ReferenceNetwork to 1e-10."""
@@ -271,12 +289,12 @@ def test_rotated_equals_plain_e3nn(config, irreps_in, float64_default, monkeypat
     with torch.no_grad():
         expected_out = reference(torch.as_tensor(x), torch.as_tensor(positions))
     _, expected = _reference_gradients(reference, network, x, positions, goal)
-    executor = _rotated(network, positions, monkeypatch)
+    executor, graph = _rotated(network, positions, monkeypatch)
     theta = network.radial.flat()
     grad = torch.full_like(theta, torch.nan)
-    out = executor.forward(network.radial.unflatten(theta), torch.as_tensor(x))
-    loss = executor.loss_and_gradient(network.radial.unflatten(theta), torch.as_tensor(x), goal,
-                                      network.radial.unflatten(grad))
+    x = graph.padded(torch.as_tensor(x))
+    out = graph.vertices(executor.forward(network.radial.unflatten(theta), x))
+    loss = executor.loss_and_gradient(network.radial.unflatten(theta), x, goal, network.radial.unflatten(grad))
     assert (out - expected_out).abs().max() <= 1e-10 * scale(expected_out)
     assert abs(float(loss) - float((expected_out - goal).pow(2).mean())) <= 1e-10
     for e, g in zip(expected, network.radial.unpadded(grad)):
@@ -293,8 +311,10 @@ def test_rotated_is_equivariant(inversion, float64_default, monkeypatch):
     x = torch.randn(20, network.irreps_in.dim, generator=generator, dtype=torch.float64)
     R = torch.as_tensor(random_orthogonal(generator, inversion))
     theta = network.radial.unflatten(network.radial.flat())
-    out = _rotated(network, positions.numpy(), monkeypatch).forward(theta, x)
-    turned = _rotated(network, (positions @ R.T).numpy(), monkeypatch).forward(theta, x @ D(network.irreps_in, R).T)
+    executor, graph = _rotated(network, positions.numpy(), monkeypatch)
+    out = graph.vertices(executor.forward(theta, graph.padded(x)))
+    executor, graph = _rotated(network, (positions @ R.T).numpy(), monkeypatch)
+    turned = graph.vertices(executor.forward(theta, graph.padded(x @ D(network.irreps_in, R).T)))
     assert out.abs().max() > 1e-3
     assert (turned - out @ D(network.irreps_out, R).T).abs().max() <= 1e-10 * scale(out)
 
@@ -330,9 +350,9 @@ def test_frames_turn_each_edge_onto_the_polar_axis(float64_default):
 
 def streamed_run(net, features, positions):
     """The streamed executor (autograd's path on large graphs) on any graph."""
+    graph = Graph.of(net.config, np.asarray(positions, dtype=np.float64))
     with torch.no_grad():
-        return engine.network.streamed.run(net, torch.as_tensor(features, dtype=torch.float64),
-                                           Graph.of(net.config, np.asarray(positions, dtype=np.float64)))
+        return graph.vertices(engine.network.streamed.run(net, graph.padded(torch.as_tensor(features)), graph))
 
 
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(radius=1.2, output="vector"), ModelConfig(lmax=3)])
@@ -361,7 +381,8 @@ def test_streamed_path_is_exactly_equivariant():
 
 
 @pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
-                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}-{i}" for c, i in REFERENCE_CASES])
+                         ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}{'-hub' if c.has_hub else ''}-{i}"
+                              for c, i in REFERENCE_CASES])
 def test_large_graph_inference_equals_plain_e3nn(config, irreps_in, float64_default, monkeypatch):
     """Inference on graphs above MAX_PLANNED_EDGES runs in edge frames, each chunk evaluating the
     radial MLPs on its own band of lengths: equal to plain e3nn to 1e-10, a coincident pair of

@@ -23,7 +23,7 @@ def analyze(problem: inputs.Problem, graph: str, progress: jobs.Progress, cancel
     api.load()
     config = inputs.with_graph(problem, graph).config
     return api.analyze(problem.start, problem.target, problem.order_parameter, types=problem.types,
-                       radius=config.radius, layers=config.layers, progress=progress, cancel=cancel)
+                       radius=config.radius, layers=config.layers, hub=config.hub, progress=progress, cancel=cancel)
 
 
 class SYMBREAK_OT_analyze_symmetry(BackgroundOperator):

@@ -81,7 +81,8 @@ def train(problem: inputs.Problem, values: dict[str, Any], progress: jobs.Progre
     began = time.perf_counter()
     try:
         checked, skipped = api.analyze(start, target, order_parameter, types=problem.types,
-                                       radius=problem.config.radius, layers=problem.config.layers, cancel=cancel), ""
+                                       radius=problem.config.radius, layers=problem.config.layers,
+                                       hub=problem.config.hub, cancel=cancel), ""
     except ValueError as error:
         checked, skipped = None, f"Symmetry check skipped: {error}"
     checking = time.perf_counter() - began

@@ -91,14 +91,16 @@ class Network(torch.nn.Module):
         """
         parameters = tuple(self.radial.parameters())
         wants_grad = torch.is_grad_enabled() and (features.requires_grad or any(p.requires_grad for p in parameters))
+        features = graph.padded(features)
         if graph.num_edges > MAX_PLANNED_EDGES:
             if wants_grad:
-                return streamed.run(self, features, graph)
-            return self.rotated(graph).forward(self.radial.unflatten(self.radial.flat()), features).contiguous()
-        plan = self.plan(graph)
-        if wants_grad:
-            return Planned.apply(plan, self.radial.flat(), features, *parameters)
-        return plan.forward(self.radial.unflatten(self.radial.flat()), features).contiguous()
+                return graph.vertices(streamed.run(self, features, graph))
+            outputs = self.rotated(graph).forward(self.radial.unflatten(self.radial.flat()), features)
+        elif wants_grad:
+            return graph.vertices(Planned.apply(self.plan(graph), self.radial.flat(), features, *parameters))
+        else:
+            outputs = self.plan(graph).forward(self.radial.unflatten(self.radial.flat()), features)
+        return graph.vertices(outputs).contiguous()
 
     def plan(self, graph: Graph) -> Plan:
         """This network's :class:`~engine.network.planned.Plan` on ``graph``, built once per graph."""
@@ -107,7 +109,8 @@ class Network(torch.nn.Module):
     def trainer(self, graph: Graph) -> Plan | Rotated:
         """The executor that trains fastest on ``graph``: the :class:`~engine.network.planned.Plan`
         below :data:`ROTATED_FROM_EDGES` edges, :class:`~engine.network.rotated.Rotated` from there;
-        both give ``forward(weights, features)`` and ``loss_and_gradient``. Built once per graph."""
+        both give ``forward(weights, features)`` and ``loss_and_gradient``, on features of every
+        point of the graph (:meth:`Graph.padded`). Built once per graph."""
         if graph.num_edges < ROTATED_FROM_EDGES:
             return self.plan(graph)
         return self.rotated(graph)

@@ -42,7 +42,7 @@ class Plan:
         self.harmonics = graph.harmonics.T.contiguous()
         self.num_points, self.num_edges = graph.num_points, graph.num_edges
         self.source, self.destination, self.length_index = graph.source, graph.destination, graph.length_index
-        self.all_pairs = graph.all_pairs
+        self.all_pairs, self.graph = graph.all_pairs, graph
         self.convolutions = []
         width = self.radial.shapes[-1][2]
         for k, c in enumerate(network.convolutions):
@@ -118,9 +118,10 @@ class Plan:
 
     def loss_and_gradient(self, weights: list[torch.Tensor], features: torch.Tensor, goal: torch.Tensor,
                           grad_weights: list[torch.Tensor]) -> torch.Tensor:
-        """Mean squared error between the outputs and ``goal`` ``(N, D_out)``; its gradient with
-        respect to the weights is written into the views ``grad_weights``."""
+        """Mean squared error between the vertices' outputs and ``goal`` ``(N, D_out)``
+        (:meth:`Graph.squared_error`); its gradient with respect to the weights is written into
+        the views ``grad_weights``."""
         tape: list = []
-        difference = self.forward(weights, features, tape) - goal
-        self.backward(weights, tape, difference * (2.0 / difference.numel()), grad_weights)
-        return difference.pow(2).mean()
+        loss, grad = self.graph.squared_error(self.forward(weights, features, tape), goal)
+        self.backward(weights, tape, grad, grad_weights)
+        return loss

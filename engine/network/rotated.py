@@ -147,7 +147,7 @@ class Rotated:
         dtype = graph.harmonics.dtype
         self.radial = network.radial
         self.basis = self.radial.stacked_basis(graph.embedding)
-        self.num_points, self.num_edges = graph.num_points, graph.num_edges
+        self.graph, self.num_points, self.num_edges = graph, graph.num_points, graph.num_edges
         order = torch.argsort(graph.length_index, stable=True)  # a chunk's lengths are a narrow band
         self.source, self.destination = graph.source[order], graph.destination[order]
         self.length_index = graph.length_index[order]
@@ -249,13 +249,13 @@ class Rotated:
 
     def loss_and_gradient(self, weights: list[torch.Tensor], features: torch.Tensor, goal: torch.Tensor,
                           grad_weights: list[torch.Tensor]) -> torch.Tensor:
-        r"""Mean squared error between the outputs and ``goal`` ``(N, D_out)``; its gradient with
+        r"""Mean squared error between the vertices' outputs and ``goal`` ``(N, D_out)``; its gradient with
         respect to the weights is written into the views ``grad_weights``. From each convolution's
         :math:`\partial T`: :math:`\partial a_L = \partial T^\top V^\top`, :math:`\partial V = a_L^\top
         \partial T^\top` (the length 0 through its own :math:`V`), :math:`\partial W_L = s_L\, \partial V M\, \mathrm{diag}(c)`."""
         tape: list = []
-        difference = self.forward(weights, features, tape) - goal
-        grad = (difference * (2.0 / difference.numel())).T
+        loss, grad = self.graph.squared_error(self.forward(weights, features, tape), goal)
+        grad = grad.T
         grad_last = grad_weights[-1].zero_()
         grad_hidden = None
         for k in reversed(range(len(self.tables))):
@@ -281,4 +281,4 @@ class Rotated:
             if grad_x is not None:  # the previous layer's outputs
                 grad = grad_x
         self.radial.features_backward(weights, tape, grad_hidden, grad_weights)
-        return difference.pow(2).mean()
+        return loss

@@ -11,7 +11,7 @@ from ._order_parameter import _global_order_parameter, _point_order_parameter
 
 
 def analyze(start, target, order_parameter=None, types=None, *, lmax=5, tolerance=1e-3, radius=None, layers=3,
-            progress=None, cancel=None):
+            hub=True, progress=None, cancel=None):
     """Curie check and order parameters, as a JSON-ready dict.
 
     Keys: ``start_group``, ``start_order``, ``kept_group``, ``kept_order`` (None for an infinite
@@ -20,7 +20,7 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     or None), a one-sentence ``verdict``; then ``inputs``, naming the input ``order_parameter``
     (an `~engine.order_parameter.OrderParameter` or None) whose significant degrees were
     checked, and ``warning``: "" when the target is learnable with that input, else what to do;
-    ``local``: `LocalReport.to_dict` of the network's graph (``radius``, ``layers``) with that
+    ``local``: `LocalReport.to_dict` of the network's graph (``radius``, ``layers``, ``hub``) with that
     input, whose sentence ends the warning when it counts vertices, or None for all pairs
     (``radius=None``), where the global check says it all. The ``verdict`` is Curie's alone.
 
@@ -48,8 +48,8 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
     blocks = [] if order_parameter is None else order_parameter.significant()
     checked = curie_report(group, x0, x1, blocks, tolerance=tolerance) if blocks else report
     inputs = "no symmetry-breaking input" if order_parameter is None else f"the input {order_parameter.description}"
-    local = None if radius is None else local_check(x0, x1, radius, layers, types, feature=blocks or None,
-                                                    tolerance=tolerance).to_dict()
+    local = None if radius is None else local_check(x0, x1, radius, layers, types, hub=hub,
+                                                    feature=blocks or None, tolerance=tolerance).to_dict()
     if cancel is not None and cancel():
         raise Cancelled("Analysis cancelled")
     if progress is not None:

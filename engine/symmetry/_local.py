@@ -15,6 +15,12 @@ a vertex's own Curie condition (a vertex whose neighbourhood has a mirror must m
 and one relation per congruent pair. A per-point input must map too (:math:`D^l(Q) c_k =
 c_{\\pi(k)}`), a global one must be kept (:math:`D^l(Q) c = c`).
 
+A graph with a hub (:func:`~engine.graph.with_hub`) and two or more convolutions shows every
+vertex its offset from the centroid and the hub's features, a function of the whole mesh: a map
+must then keep the centroid and the whole mesh, a symmetry of it, and the global check says it
+all. With one convolution the hub is only a point at the centroid, which the check leaves out:
+it may then count vertices that the hub's direction would tell apart.
+
 The check, for vertices within the tolerance :math:`\\epsilon h` (:math:`h` the median distance to
 the nearest vertex):
 
@@ -81,6 +87,7 @@ class LocalReport:
     groups : classes of congruent neighbourhoods among them
     global_input_helps : whether a generic global input (an order parameter) tells them all apart
     radius, layers, reach : the graph radius, the layers and :math:`L r`
+    hub : whether the graph has a hub
     total : vertices checked
     seconds : the check's duration
     skipped : why the check did not run ("" when it did)
@@ -92,6 +99,7 @@ class LocalReport:
     radius: float
     layers: int
     reach: float
+    hub: bool
     total: int
     seconds: float
     skipped: str = ""
@@ -116,9 +124,10 @@ class LocalReport:
 
     def to_dict(self) -> dict:
         """JSON-ready: ``indistinguishable`` (the count), ``reach``, ``sentence``, ``seconds`` and
-        ``radius``, ``layers``, ``groups``, ``examples`` (up to 10 vertex indices), ``skipped``."""
+        ``radius``, ``layers``, ``hub``, ``groups``, ``examples`` (up to 10 vertex indices), ``skipped``."""
         return {"indistinguishable": len(self.vertices), "reach": self.reach, "sentence": self.sentence,
-                "seconds": self.seconds, "radius": self.radius, "layers": self.layers, "groups": self.groups,
+                "seconds": self.seconds, "radius": self.radius, "layers": self.layers, "hub": self.hub,
+                "groups": self.groups,
                 "examples": self.vertices[:10].tolist(), "skipped": self.skipped}
 
 
@@ -131,7 +140,7 @@ def check_graph_settings(radius, layers):
         raise ValueError(f"layers must be a whole number of at least 1, got {layers!r}")
 
 
-def local_check(start, target, radius, layers, types=None, *, feature=None, tolerance=1e-3):
+def local_check(start, target, radius, layers, types=None, *, hub=False, feature=None, tolerance=1e-3):
     """The vertices whose neighbourhoods within :math:`L r` a network cannot tell apart (see the module).
 
     Parameters
@@ -144,6 +153,8 @@ def local_check(start, target, radius, layers, types=None, *, feature=None, tole
         convolutions :math:`L`.
     types : array_like, optional
         ``(N,)`` labels (or ``(N, F)`` rows, as in `point_group`); congruence respects them.
+    hub : bool
+        the graph has a hub: with two or more layers the global check says it all.
     feature : see `curie_check`
         extra inputs that congruence must map (per point) or keep (global).
     tolerance : float
@@ -178,12 +189,15 @@ def local_check(start, target, radius, layers, types=None, *, feature=None, tole
     reach = layers * radius
 
     def report(vertices=np.zeros(0, dtype=int), groups=0, helps=False, skipped=""):
-        return LocalReport(vertices, groups, helps, radius, layers, reach, n, time.perf_counter() - began, skipped)
+        return LocalReport(vertices, groups, helps, radius, layers, reach, hub, n, time.perf_counter() - began,
+                           skipped)
 
     if nearest[:, 1].min() <= 2 * tol:
         i = int(np.argmin(nearest[:, 1]))
         return report(skipped=f"vertices {min(i, closest[i, 1])} and {max(i, closest[i, 1])} (nearly) coincide")
 
+    if hub and layers >= 2:
+        return report(skipped="through the hub each vertex sees the whole mesh, so the global check says it all")
     pairs = int(tree.count_neighbors(tree, reach + tol)) - n  # ordered pairs of distinct vertices
     if pairs == n * (n - 1):
         return report(skipped="the reach covers the whole mesh, so the global check says it all")
