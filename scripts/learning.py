@@ -2,7 +2,8 @@
 
 Each case is a mesh and a target (Blender's own primitives where ``bpy`` is installed, and shapes
 of our own), turned to a random orientation. The symmetry check runs first; when it says the
-target needs an input, the order parameter it suggests is added, as the add-on's Analyze offers.
+target needs an input, the order parameter it suggests is added, as the add-on's Analyze offers;
+when no global order parameter fixes it, its verdict is the row.
 Then the network trains with every default (graph, steps, learning rate) and the fit is reported
 against the largest displacement.
 
@@ -84,11 +85,12 @@ def run(case: Case) -> dict:
     radius = api.automatic_radius(case.start)
     analysis = api.analyze(case.start, case.target, types=case.types, radius=radius)
     suggested = analysis["order_parameter"]
-    order_parameter = None if analysis["learnable"] or suggested is None else api.OrderParameter.from_dict(suggested)
+    fixes = suggested is not None and suggested["symmetry"] == analysis["kept_group"]
+    order_parameter = None if analysis["learnable"] or not fixes else api.OrderParameter.from_dict(suggested)
     local = analysis["local"] or {}
     row = {"case": case.name, "vertices": len(case.start), "edges": api.count_edges(case.start, radius),
            "input": "none" if order_parameter is None else order_parameter.description,
-           "learnable": analysis["learnable"] or order_parameter is not None,
+           "learnable": analysis["learnable"] or fixes,
            "local": local.get("sentence", "") if local.get("indistinguishable") else ""}
     if not row["learnable"]:
         return {**row, "verdict": analysis["verdict"], "seconds": time.perf_counter() - began}

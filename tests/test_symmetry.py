@@ -320,3 +320,17 @@ def test_kept_group_is_the_symmetry_of_start_and_target_together(seed, shape, in
     target[i] += 0.3 * (start[i] - start.mean(axis=0))
     both = point_group(np.concatenate([start, target]), ["start"] * len(start) + ["target"] * len(start))
     assert curie_check(start, target).kept_order == both.order
+
+
+def test_an_order_parameter_that_keeps_too_much_is_not_offered_as_the_fix():
+    """A flat square grid bent into a parabola (D4h to C2v): no single degree keeps exactly C2v.
+    The closest order parameter given as an input, the warning must not offer it again."""
+    g = np.arange(5.0) - 2
+    grid = np.array([[a, b, 0.0] for a in g for b in g])
+    bent = grid + np.outer(0.1 * grid[:, 0] ** 2, [0, 0, 1])
+    record = analyze(grid, bent)
+    assert not record["learnable"] and "no global order parameter" in record["verdict"]
+    closest = OrderParameter.from_dict(record["order_parameter"])
+    assert closest.symmetry != record["kept_group"]
+    warning = analyze(grid, bent, closest)["warning"]
+    assert "no global order parameter fixes it" in warning and "Use Order Parameter" not in warning

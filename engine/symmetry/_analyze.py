@@ -54,7 +54,7 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
         raise Cancelled("Analysis cancelled")
     if progress is not None:
         progress(2, 2)
-    warning = _warning(checked, found, inputs)
+    warning = _warning(checked, found if found is not None and found.symmetry == H.name else None, inputs)
     if local and local["indistinguishable"]:
         warning = f"{warning}. {local['sentence']}" if warning else local["sentence"]
     return {
@@ -95,7 +95,8 @@ def _verdict(report, found, point, lmax):
 
 
 def _warning(checked, found, inputs):
-    """What to do when the target is not learnable with the checked inputs; "" when it is."""
+    """What to do when the target is not learnable with the checked inputs; "" when it is.
+    ``found``: the global order parameter that keeps exactly the target's group, or None."""
     if checked.learnable:
         return ""
     how = (f"add the order parameter {found.description} (Use Order Parameter)" if found else
