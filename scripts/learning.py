@@ -109,7 +109,7 @@ def main(words: list[str]) -> None:
             continue
         r = run(case)
         if "steps" not in r:
-            print(f"| {r['case']} | {r['vertices']} | {r['edges']:,} | not learnable: {r['verdict']} | | "
+            print(f"| {r['case']} | {r['vertices']} | {r['edges']:,} | {r['verdict']} | | "
                   f"{r['seconds']:.1f} | | | |", flush=True)
             continue
         print(f"| {r['case']} | {r['vertices']} | {r['edges']:,} | {r['input']} | {r['steps']} | {r['seconds']:.1f} | "
