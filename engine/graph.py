@@ -82,10 +82,11 @@ def envelope(lengths: torch.Tensor, radius: float | None = None) -> torch.Tensor
     radius, then :math:`\cos^2` down to 0 at the radius, so nothing jumps when a point crosses it.
 
     Edges to and from a hub (:func:`with_hub`) weigh 1. Edge harmonics are scaled by :math:`s`,
-    and the messages into point :math:`i` averaged: divided by :math:`n_i = \sum_{e \to i} s(|\vec r_e|)`, its number of neighbours. Sums of
-    neighbours' features add up coherently (the scalar channels do), so e3nn's :math:`1/\sqrt n`
-    lets a vertex's output grow as :math:`\sqrt{n_i}` per layer; the mean starts a dense vertex
-    (a UV sphere's pole) at the scale of a sparse one.
+    and the messages into point :math:`i` averaged: divided by
+    :math:`n_i = \sum_{e \to i} s(|\vec r_e|)`, its number of neighbours. Sums of neighbours'
+    features add up coherently (the scalar channels do), so e3nn's :math:`1/\sqrt n` lets a
+    vertex's output grow as :math:`\sqrt{n_i}` per layer; the mean starts a dense vertex (a UV
+    sphere's pole) at the scale of a sparse one.
     """
     if radius is None:
         return torch.ones_like(lengths)
