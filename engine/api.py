@@ -125,7 +125,8 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, typ
     ``inputs`` (the input checked: ``order_parameter``'s significant degrees, or none) and
     ``warning`` ("" when the target is learnable with that input, else how to fix it); ``local``:
     for a network of ``layers`` over a radius graph of ``radius`` (with a ``hub``, as
-    :class:`ModelConfig` has by default), the vertices it cannot tell apart (``indistinguishable``, ``reach``, ``sentence``, ``seconds``, ...), or None for all pairs.
+    :class:`ModelConfig` has by default), the vertices it cannot tell apart
+    (``indistinguishable``, ``reach``, ``sentence``, ``seconds``, ...), or None for all pairs.
     ``progress(step, 2)`` is called after the group and after the order parameters.
     """
     _import_torch_side()

@@ -51,7 +51,7 @@ class ReferenceNetwork(torch.nn.Module):
         n, points = len(positions), positions.detach().numpy()
         max_radius = self.config.basis_range(points)
         pairs = edges(points, self.config.radius)
-        graph = (*pairs, np.zeros(len(pairs[0]), dtype=bool))
+        graph, stretch = (*pairs, np.zeros(len(pairs[0]), dtype=bool)), 1.0
         if self.config.has_hub:  # a last point at the centroid, its edges weighing 1 and stretched onto the basis
             graph = with_hub(points, *pairs)[1:]
             centroid = positions.mean(0, keepdim=True)
@@ -64,9 +64,7 @@ class ReferenceNetwork(torch.nn.Module):
         weights = torch.where(on_hub, 1.0, envelope(lengths, self.config.radius))
         harmonics = weights[:, None] * o3.spherical_harmonics(self.irreps_edge, vectors, normalize=True,
                                                               normalization="component")
-        if self.config.has_hub:
-            lengths = torch.where(on_hub, lengths * stretch, lengths)
-        embedding = radial_basis(lengths, max_radius, self.config.number_of_basis)
+        embedding = radial_basis(torch.where(on_hub, lengths * stretch, lengths), max_radius, self.config.number_of_basis)
         neighbours = torch.zeros(len(positions), dtype=weights.dtype).index_add(0, destination, weights)
         x = features
         for k, (product, radial) in enumerate(zip(self.products, self.radials)):

@@ -118,7 +118,8 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
         history = _optimise(model, graph, x, goal, schedule or Schedule(budget(graph.num_edges)), progress, cancel)
         with torch.no_grad():  # the executor that trained, exact on any size of graph
-            output = graph.vertices(model.trainer(graph).forward(model.radial.unflatten(model.radial.flat()), x)).double()
+            output = model.trainer(graph).forward(model.radial.unflatten(model.radial.flat()), x)
+        output = graph.vertices(output).double()
     model.double()
     seconds = time.perf_counter() - began
     final_loss = float((output - goal.double()).pow(2).mean())
