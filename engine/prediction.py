@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from e3nn import o3
 
-from . import signals, threads
+from . import heap, signals, threads
 from .config import ModelConfig
 from .features import Features
 from .graph import Graph
@@ -55,7 +55,7 @@ def predict(model: Network, positions, features: Features | None = None, *,
     features = checked_features(features, len(positions))
     if o3.Irreps(features.irreps) != model.irreps_in:
         raise ValueError(f"The model takes {model.irreps_in} features, got {features.irreps}")
-    with threads.single_thread():  # as training: two threads beside a busy process ran 100k points 8x slower
+    with threads.single_thread(), heap.kept():  # as training: two threads beside a busy process ran 100k points 8x slower
         graph = Graph.of(model.config, positions, dtype=dtype)
         runner = model if dtype == torch.float64 else copy.deepcopy(model).to(dtype)
         with torch.no_grad():

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import signals, threads
+from . import heap, signals, threads
 from ._torch_private import fused_adam
 from .config import ModelConfig
 from .errors import Cancelled, Diverged
@@ -112,7 +112,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
     features = checked_features(features, len(start))
 
     graph = Graph.of(config, start, dtype=dtype)
-    with threads.single_thread():
+    with threads.single_thread(), heap.kept():
         model = Network(config, features.irreps, generator=torch.Generator().manual_seed(seed)).to(dtype)
         x = graph.padded(torch.as_tensor(features.values, dtype=dtype))
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
@@ -156,7 +156,7 @@ def learn_order_parameter(start, target, *, config: ModelConfig | None = None, s
     graph = Graph.of(config, start, dtype=dtype)
     goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
     generator = torch.Generator().manual_seed(seed)
-    with threads.single_thread():
+    with threads.single_thread(), heap.kept():
         model = Network(config, f"{scalars.irreps}+{irreps[1:]}", generator=generator).to(dtype)
         shape = (len(start), irreps.dim - 1) if per_point else (irreps.dim - 1,)
         feature = torch.nn.Parameter(0.1 * torch.randn(shape, dtype=dtype, generator=generator))
