@@ -128,14 +128,15 @@ def measure_grid(side: int, iterations: int) -> dict:
 
     from engine import training
     from engine.config import ModelConfig
+    from engine.schedule import Schedule
 
     x, y = np.meshgrid(np.arange(side, dtype=float), np.arange(side, dtype=float))
     start = np.stack([x.ravel(), y.ravel(), np.zeros(side * side)], axis=1)
     target = start + 0.1 * np.random.default_rng(0).normal(size=start.shape)
     ends: list[float] = []
     began = time.perf_counter()
-    result = training.train(start, target, config=ModelConfig(radius=2.1), iterations=iterations,
-                            progress=lambda iteration, loss: ends.append(time.perf_counter()))
+    result = training.train(start, target, config=ModelConfig(radius=2.1),
+                            schedule=Schedule(iterations, tolerance=None), progress=lambda iteration, loss: ends.append(time.perf_counter()))
     wall = time.perf_counter() - began
     return {"vertices": side * side, "steps": ends[-1] - began, "final_pass": began + result.seconds - ends[-1],
             "decoding": wall - result.seconds, "ambiguous": int(result.prediction.ambiguous.sum())}
