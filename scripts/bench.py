@@ -136,7 +136,8 @@ def measure_grid(side: int, iterations: int) -> dict:
     ends: list[float] = []
     began = time.perf_counter()
     result = training.train(start, target, config=ModelConfig(radius=2.1),
-                            schedule=Schedule(iterations, tolerance=None), progress=lambda iteration, loss: ends.append(time.perf_counter()))
+                            schedule=Schedule(iterations, tolerance=None),
+                            progress=lambda iteration, loss: ends.append(time.perf_counter()))
     wall = time.perf_counter() - began
     return {"vertices": side * side, "steps": ends[-1] - began, "final_pass": began + result.seconds - ends[-1],
             "decoding": wall - result.seconds, "ambiguous": int(result.prediction.ambiguous.sum())}
