@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 __all__ = ["Schedule", "budget", "LR"]
 
-LR = 1e-2  # peak learning rate; the targets are at most 1 (:meth:`~engine.config.ModelConfig.in_units_of`)
+# peak learning rate; the targets are at most 1 (:meth:`~engine.config.ModelConfig.in_units_of`). In
+# 300 steps Suzanne's squash ended 31.7 / 19.7 / 18.5 / 22.0 % off at worst at 0.01 / 0.03 / 0.05 /
+# 0.1, a swirl through a random cloud 42.1 / 38.3 / 25.2 % (1,043 steps) at 0.01 / 0.03 / 0.05
+LR = 5e-2
 
 
 @dataclass(frozen=True)
