@@ -7,9 +7,8 @@ to 500 the step was 10-25 % slower and twice as uneven. Inside :func:`kept`, blo
 the heap and stay there between steps; after it, glibc's settings are restored and the free
 memory is given back (``malloc_trim``). A thread other than the main one (the add-on's jobs)
 allocates from its own arena of 64 MiB heaps, so there blocks above 64 MiB are still mapped
-afresh. Elsewhere than glibc (macOS, Windows) it does nothing.
-Like the thread count (:mod:`.threads`), the setting is global to the process, so the engine
-keeps it to its own calls.
+afresh. Elsewhere than glibc (macOS, Windows) it does nothing. Like the thread count
+(:mod:`.threads`), the setting is global to the process, so the engine keeps it to its own calls.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ def predict(model: Network, positions, features: Features | None = None, *,
     features = checked_features(features, len(positions))
     if o3.Irreps(features.irreps) != model.irreps_in:
         raise ValueError(f"The model takes {model.irreps_in} features, got {features.irreps}")
-    with threads.single_thread(), heap.kept():  # as training: two threads beside a busy process ran 100k points 8x slower
+    # as training: two threads beside a busy process ran 100k points 8x slower
+    with threads.single_thread(), heap.kept():
         graph = Graph.of(model.config, positions, dtype=dtype)
         runner = model if dtype == torch.float64 else copy.deepcopy(model).to(dtype)
         with torch.no_grad():
