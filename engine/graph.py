@@ -114,8 +114,8 @@ class Graph:
     lengths : ``(E,)`` edge lengths as the radial basis sees them: a hub edge's
         :math:`|\vec r|\, r_{\max} / \max_i |\vec x_i - \vec c|`, so that hub edges span the basis
         range at any mesh size
-    harmonics : ``(E, (lmax+1)^2)``, scaled by the :func:`envelope` and by :math:`1/n_i` of
-        the edge's destination :math:`i`
+    scale : ``(E,)`` each edge's :func:`envelope` over :math:`n_i` of its destination :math:`i`
+    harmonics : ``(E, (lmax+1)^2)`` edge harmonics times ``scale`` (computed on first use)
     embedding, length_index : radial basis of the distinct edge lengths, and each edge's row
     max_radius : float, the radial basis range
     neighbours : ``(N,)`` each point's number of neighbours :math:`n_i`, weighted by :func:`envelope`
@@ -146,10 +146,8 @@ class Graph:
         on_hub = torch.as_tensor(through_hub)
         weights = torch.where(on_hub, 1.0, envelope(lengths, radius))
         self.neighbours = torch.zeros(len(positions), dtype=dtype).index_add_(0, self.destination, weights)
-        scale = weights / self.neighbours[self.destination]
-        self.harmonics = scale[:, None] * o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=True,
-                                                                 normalization="component")
-        self.vectors = vectors
+        self.scale = weights / self.neighbours[self.destination]
+        self.vectors, self.lmax = vectors, lmax
         if hub:
             extent = max(float(np.linalg.norm(positions[:-1] - positions[-1], axis=1).max()), 1e-300)
             lengths = torch.where(on_hub, lengths * (max_radius / extent), lengths)
@@ -157,6 +155,14 @@ class Graph:
         self.max_radius, self._basis = max_radius, (max_radius, number_of_basis)
         self.all_pairs = radius is None  # edge d N + s runs from s to d
         self._cache: dict = {}  # keyed by the module that built each entry
+
+    @functools.cached_property
+    def harmonics(self) -> torch.Tensor:
+        """``(E, (lmax+1)^2)`` edge harmonics times :attr:`scale`, computed on first use: the edge
+        frames (:mod:`~engine.network.rotated`) need only the scale, and at 1,000,000 points the
+        harmonics alone are 1.3 GB."""
+        return self.scale[:, None] * o3.spherical_harmonics(list(range(self.lmax + 1)), self.vectors, normalize=True,
+                                                            normalization="component")
 
     @functools.cached_property
     def _distinct_lengths(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -144,14 +144,14 @@ class Rotated:
     with the same calls as :class:`~engine.network.planned.Plan`."""
 
     def __init__(self, network, graph: Graph):
-        dtype = graph.harmonics.dtype
+        dtype = graph.scale.dtype
         self.radial = network.radial
         self.basis = self.radial.stacked_basis(graph.embedding)
         self.graph, self.num_points, self.num_edges = graph, graph.num_points, graph.num_edges
         order = torch.argsort(graph.length_index, stable=True)  # a chunk's lengths are a narrow band
         self.source, self.destination = graph.source[order], graph.destination[order]
         self.length_index = graph.length_index[order]
-        self.scale = graph.harmonics[order, 0].contiguous()  # s_e: Y_0 = 1 before the graph's scaling
+        self.scale = graph.scale[order]  # s_e
         self.alpha, self.beta = frames(graph.vectors[order], network.config.lmax, dtype)
         zero = graph.length_index[graph.lengths == 0]
         self.zero_row = int(zero[0]) if len(zero) else None  # the distinct length 0, if any
