@@ -55,18 +55,36 @@ EDGE_CHUNK = 8192  # edges per chunk
 
 
 class Turns:
-    r"""Per edge :math:`\cos m\theta` and :math:`\sin m\theta` for :math:`m = -L..L`, ``(2L+1, E)`` each."""
+    r"""Per edge :math:`\cos m\theta` and :math:`\sin m\theta` for :math:`m = -L..L`, ``(2L+1, E)`` each,
+    from :math:`\cos\theta, \sin\theta` (float64) by the angle sums
+    :math:`\cos (m+1)\theta = \cos m\theta \cos\theta - \sin m\theta \sin\theta`,
+    :math:`\sin (m+1)\theta = \sin m\theta \cos\theta + \cos m\theta \sin\theta`."""
 
-    def __init__(self, angles: torch.Tensor, lmax: int, dtype: torch.dtype):
-        turns = torch.arange(-lmax, lmax + 1, dtype=angles.dtype)[:, None] * angles
-        self.cos, self.sin = torch.cos(turns).to(dtype), torch.sin(turns).to(dtype)
+    def __init__(self, cos: torch.Tensor, sin: torch.Tensor, lmax: int, dtype: torch.dtype):
+        cosines, sines = [torch.ones_like(cos)], [torch.zeros_like(sin)]
+        for _ in range(lmax):
+            cosines.append(cosines[-1] * cos - sines[-1] * sin)
+            sines.append(sines[-1] * cos + cosines[-2] * sin)
+        self.cos = torch.stack(cosines[:0:-1] + cosines).to(dtype)
+        self.sin = torch.stack([-s for s in sines[:0:-1]] + sines).to(dtype)
 
 
 def frames(vectors: torch.Tensor, lmax: int, dtype: torch.dtype) -> tuple[Turns, Turns]:
-    r"""The turns by each edge's angles :math:`\alpha_e, \beta_e` (e3nn's ``xyz_to_angles``, in
-    float64): :math:`Y(\hat r_e) = D_e\, Y(\hat y)` with :math:`D_e` as :class:`Layout` applies it."""
-    alpha, beta = o3.xyz_to_angles(vectors.double())
-    return Turns(alpha, lmax, dtype), Turns(beta, lmax, dtype)
+    r"""The turns by each edge's angles :math:`\alpha_e, \beta_e`, e3nn's ``xyz_to_angles``
+    (:math:`\alpha = \mathrm{atan2}(x, z)`, :math:`\beta = \arccos y` of the unit vector) read
+    off the vector in float64 without evaluating them: :math:`\cos\beta = y/r`,
+    :math:`\sin\beta = \rho/r`, :math:`(\cos\alpha, \sin\alpha) = (z, x)/\rho` with
+    :math:`\rho = \sqrt{x^2 + z^2}`; :math:`\alpha = 0` on the polar axis and :math:`\beta = \pi/2`
+    for a zero vector, as e3nn. :math:`Y(\hat r_e) = D_e\, Y(\hat y)` with :math:`D_e` as
+    :class:`Layout` applies it."""
+    x, y, z = vectors.double().unbind(-1)
+    r, rho = vectors.double().norm(dim=-1), torch.hypot(x, z)
+    on_axis, zero = rho == 0, r == 0
+    cos_beta = torch.where(zero, 0.0, y / torch.where(zero, 1.0, r)).clamp(-1.0, 1.0)
+    sin_beta = torch.where(zero, 1.0, rho / torch.where(zero, 1.0, r))
+    safe = torch.where(on_axis, 1.0, rho)
+    cos_alpha, sin_alpha = torch.where(on_axis, 1.0, z / safe), torch.where(on_axis, 0.0, x / safe)
+    return Turns(cos_alpha, sin_alpha, lmax, dtype), Turns(cos_beta, sin_beta, lmax, dtype)
 
 
 @functools.lru_cache(maxsize=None)
