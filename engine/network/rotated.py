@@ -61,12 +61,13 @@ class Turns:
     :math:`\sin (m+1)\theta = \sin m\theta \cos\theta + \cos m\theta \sin\theta`."""
 
     def __init__(self, cos: torch.Tensor, sin: torch.Tensor, lmax: int, dtype: torch.dtype):
-        cosines, sines = [torch.ones_like(cos)], [torch.zeros_like(sin)]
-        for _ in range(lmax):
-            cosines.append(cosines[-1] * cos - sines[-1] * sin)
-            sines.append(sines[-1] * cos + cosines[-2] * sin)
-        self.cos = torch.stack(cosines[:0:-1] + cosines).to(dtype)
-        self.sin = torch.stack([-s for s in sines[:0:-1]] + sines).to(dtype)
+        self.cos = torch.empty(2 * lmax + 1, len(cos), dtype=dtype)
+        self.sin = torch.empty_like(self.cos)
+        cos_m, sin_m = torch.ones_like(cos), torch.zeros_like(sin)
+        for m in range(lmax + 1):
+            self.cos[lmax + m], self.cos[lmax - m] = cos_m, cos_m
+            self.sin[lmax + m], self.sin[lmax - m] = sin_m, -sin_m
+            cos_m, sin_m = cos_m * cos - sin_m * sin, sin_m * cos + cos_m * sin
 
 
 def frames(vectors: torch.Tensor, lmax: int, dtype: torch.dtype) -> tuple[Turns, Turns]:
