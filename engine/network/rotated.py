@@ -79,12 +79,11 @@ def frames(vectors: torch.Tensor, lmax: int, dtype: torch.dtype) -> tuple[Turns,
     for a zero vector, as e3nn. :math:`Y(\hat r_e) = D_e\, Y(\hat y)` with :math:`D_e` as
     :class:`Layout` applies it."""
     x, y, z = vectors.double().unbind(-1)
-    r, rho = vectors.double().norm(dim=-1), torch.hypot(x, z)
-    on_axis, zero = rho == 0, r == 0
-    cos_beta = torch.where(zero, 0.0, y / torch.where(zero, 1.0, r)).clamp(-1.0, 1.0)
-    sin_beta = torch.where(zero, 1.0, rho / torch.where(zero, 1.0, r))
-    safe = torch.where(on_axis, 1.0, rho)
-    cos_alpha, sin_alpha = torch.where(on_axis, 1.0, z / safe), torch.where(on_axis, 0.0, x / safe)
+    rho = torch.hypot(x, z)
+    r = torch.hypot(rho, y)
+    r_or_1, rho_or_1 = torch.where(r == 0, 1.0, r), torch.where(rho == 0, 1.0, rho)
+    cos_beta, sin_beta = y / r_or_1, torch.where(r == 0, 1.0, rho / r_or_1)
+    cos_alpha, sin_alpha = torch.where(rho == 0, 1.0, z / rho_or_1), x / rho_or_1
     return Turns(cos_alpha, sin_alpha, lmax, dtype), Turns(cos_beta, sin_beta, lmax, dtype)
 
 
