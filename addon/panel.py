@@ -155,7 +155,7 @@ def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -
         return
     box = layout.box()
     box.label(text=f"Not learnable with {record['inputs']}", icon='ERROR')
-    if record.get("order_parameter"):
+    if storage.fixes_target(record):
         box.operator("symbreak.use_order_parameter", icon='CHECKMARK')
 
 
@@ -225,10 +225,12 @@ class SYMBREAK_PT_symmetry(SymBreakSubPanel, bpy.types.Panel):
         found = storage.suggested_order_parameter(obj)  # checked with the record
         if found is not None:
             col.separator()
-            col.label(text="Order parameter:")
+            fixes = storage.fixes_target(record)
+            col.label(text="Order parameter:" if fixes else f"Closest order parameter (keeps {found.symmetry}):")
             col.label(text=found.description)
             row = col.row(align=True)
-            row.operator("symbreak.use_order_parameter", icon='CHECKMARK')
+            if fixes:
+                row.operator("symbreak.use_order_parameter", icon='CHECKMARK')
             row.operator("symbreak.show_order_parameter", text="Show", icon='SPHERE')
         if record["warning"]:
             col.label(text=f"Not learnable with {record['inputs']}", icon='ERROR')

@@ -213,3 +213,31 @@ def test_analyze_reports_vertices_the_graph_cannot_tell_apart(symbreak, capfd):
     training.graph = 'ALL_PAIRS'
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
     assert storage.symmetry(grid)["local"] is None and storage.symmetry(grid)["warning"] == ""
+
+
+def test_an_order_parameter_that_does_not_fix_the_target_is_not_offered(symbreak):
+    """A flat grid bent into a parabola (D4h to C2v): no global order parameter keeps exactly C2v,
+    so the closest one is shown as such, without Use Order Parameter, which refuses it."""
+    from symbreak.addon import panel, storage
+
+    x, y = np.meshgrid(np.arange(6) - 2.5, np.arange(6) - 2.5)
+    start = np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
+    made = []
+    for name, points in (("Grid", start), ("Bent", start + np.outer(0.05 * start[:, 0] ** 2, [0, 0, 1]))):
+        data = bpy.data.meshes.new(name)
+        data.from_pydata(points.tolist(), [], [])
+        made.append(bpy.data.objects.new(name, data))
+        bpy.context.scene.collection.objects.link(made[-1])
+    grid, bent = made
+    activate(grid)
+    grid.symbreak.target_mode, grid.symbreak.target_object = 'OBJECT', bent
+    assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
+    record = storage.symmetry(grid)
+    found = storage.suggested_order_parameter(grid)
+    assert record["kept_group"] == "C2v" and found is not None and found.symmetry != "C2v"
+    assert not storage.fixes_target(record)
+    shown = draw(panel.SYMBREAK_PT_symmetry)
+    assert f"Closest order parameter (keeps {found.symmetry}):" in shown and "symbreak.use_order_parameter" not in shown
+    assert "symbreak.use_order_parameter" not in draw(panel.SYMBREAK_PT_training)
+    expect_cancelled(bpy.ops.symbreak.use_order_parameter, "no global order parameter fixes this target")
+    assert storage.order_parameter(grid) is None

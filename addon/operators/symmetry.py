@@ -118,12 +118,14 @@ class SYMBREAK_OT_use_order_parameter(SceneOperator):
             return fail(self, str(error))
         if found is None or record is None:
             return fail(self, f"{obj.name!r} has no suggested order parameter: Analyze Symmetry first")
+        if not storage.fixes_target(record):
+            return fail(self, f"The closest order parameter, {found.description}, keeps {found.symmetry}, not the "
+                              f"target's {record['kept_group']}: no global order parameter fixes this target")
         storage.store_order_parameter(obj, found)
         props.object_settings(obj).breaking = 'ORDER_PARAMETER'
-        if found.symmetry == record["kept_group"]:  # it breaks exactly what the target breaks
-            local = record.get("local") or {}  # the local check stands until Analyze Symmetry runs again
-            warning = local.get("sentence", "") if local.get("indistinguishable") else ""
-            storage.store_symmetry(obj, {**record, "inputs": f"the input {found.description}", "warning": warning})
+        local = record.get("local") or {}  # the local check stands until Analyze Symmetry runs again
+        warning = local.get("sentence", "") if local.get("indistinguishable") else ""
+        storage.store_symmetry(obj, {**record, "inputs": f"the input {found.description}", "warning": warning})
         self.report({'INFO'}, f"{obj.name!r} now breaks its symmetry with the order parameter {found.description}")
         return {'FINISHED'}
 
