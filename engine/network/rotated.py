@@ -10,8 +10,8 @@ polar axis. There its harmonics have only the :math:`m = 0` component,
     \qquad h_e = D_e^\top Y(\hat r_e),
 
 with :math:`D_e = D(\alpha_e, \beta_e, 0)` from the edge's angles. The frame harmonics are
-:math:`h_{e,l_f} = s_e \sqrt{2l_f+1}`, :math:`s_e` the edge's scale (the graph's envelope
-and :math:`1/\sqrt{n_i}`), and :math:`h_{e,l_f} = s_e\, \delta_{l_f 0}` for a zero vector
+:math:`h_{e,l_f} = s_e \sqrt{2l_f+1}`, :math:`s_e` the edge's scale (``Graph.scale``: its
+envelope over :math:`n_i`), and :math:`h_{e,l_f} = s_e\, \delta_{l_f 0}` for a zero vector
 (self-loops). With one harmonic component per degree, every path's coefficients collapse to
 :math:`C^p_{j,\,l_f,\,o}`, non-zero only where :math:`|m_j| = |m_o|`, and the whole convolution
 becomes, per edge, one sparse matrix from input to output components that depends only on the
