@@ -182,22 +182,33 @@ def test_analyze_needs_a_target(symbreak):
     expect_cancelled(bpy.ops.symbreak.analyze_symmetry, "no shape key")
 
 
+def _flat_grid(columns: int, rows: int) -> np.ndarray:
+    """A flat grid of unit spacing centred on the origin, ``(columns * rows, 3)``."""
+    x, y = np.meshgrid(np.arange(columns) - (columns - 1) / 2, np.arange(rows) - (rows - 1) / 2)
+    return np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
+
+
+def _with_target_object(start: np.ndarray, target: np.ndarray):
+    """A point mesh at ``start``, active, whose target is another object at ``target``."""
+    made = []
+    for name, points in (("Grid", start), ("Target", target)):
+        data = bpy.data.meshes.new(name)
+        data.from_pydata(points.tolist(), [], [])
+        made.append(bpy.data.objects.new(name, data))
+        bpy.context.scene.collection.objects.link(made[-1])
+    grid, target_object = made
+    activate(grid)
+    grid.symbreak.target_mode, grid.symbreak.target_object = 'OBJECT', target_object
+    return grid
+
+
 def test_analyze_reports_vertices_the_graph_cannot_tell_apart(symbreak, capfd):
     """A grid squashed along y keeps its D2h, but on a small radius graph without a hub its
     vertices see congruent neighbourhoods that must move differently: the report and panel say so."""
     from symbreak.addon import panel, storage
 
-    x, y = np.meshgrid(np.arange(12) - 5.5, np.arange(6) - 2.5)
-    start = np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
-    made = []
-    for name, points in (("Grid", start), ("Squashed", start * [1.0, 0.5, 1.0])):
-        data = bpy.data.meshes.new(name)
-        data.from_pydata(points.tolist(), [], [])
-        made.append(bpy.data.objects.new(name, data))
-        bpy.context.scene.collection.objects.link(made[-1])
-    grid, squashed = made
-    activate(grid)
-    grid.symbreak.target_mode, grid.symbreak.target_object = 'OBJECT', squashed
+    start = _flat_grid(12, 6)
+    grid = _with_target_object(start, start * [1.0, 0.5, 1.0])
     training = bpy.context.scene.symbreak.training
     training.graph, training.radius, training.layers, training.hub = 'RADIUS', 1.1, 2, False
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
@@ -220,17 +231,8 @@ def test_an_order_parameter_that_does_not_fix_the_target_is_not_offered(symbreak
     so the closest one is shown as such, without Use Order Parameter, which refuses it."""
     from symbreak.addon import panel, storage
 
-    x, y = np.meshgrid(np.arange(6) - 2.5, np.arange(6) - 2.5)
-    start = np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
-    made = []
-    for name, points in (("Grid", start), ("Bent", start + np.outer(0.05 * start[:, 0] ** 2, [0, 0, 1]))):
-        data = bpy.data.meshes.new(name)
-        data.from_pydata(points.tolist(), [], [])
-        made.append(bpy.data.objects.new(name, data))
-        bpy.context.scene.collection.objects.link(made[-1])
-    grid, bent = made
-    activate(grid)
-    grid.symbreak.target_mode, grid.symbreak.target_object = 'OBJECT', bent
+    start = _flat_grid(6, 6)
+    grid = _with_target_object(start, start + np.outer(0.05 * start[:, 0] ** 2, [0, 0, 1]))
     assert bpy.ops.symbreak.analyze_symmetry() == {'FINISHED'}
     record = storage.symmetry(grid)
     found = storage.suggested_order_parameter(grid)
