@@ -114,9 +114,9 @@ class Layout:
     def turn(self, x: torch.Tensor, turns: Turns, e: slice, inverse: bool) -> torch.Tensor:
         r""":math:`e^{\theta X_y} x`, row :math:`m`: :math:`\cos m\theta\, x_m - \sin m\theta\, x_{-m}`
         (``inverse``: :math:`e^{-\theta X_y} x`, the sine's sign flipped)."""
-        sin = turns.sin[:, e].index_select(0, self.row) * x.index_select(0, self.flip)
-        cos = turns.cos[:, e].index_select(0, self.row) * x
-        return cos + sin if inverse else cos - sin
+        turned = turns.cos[:, e].index_select(0, self.row).mul_(x)
+        return turned.addcmul_(turns.sin[:, e].index_select(0, self.row), x.index_select(0, self.flip),
+                               value=1.0 if inverse else -1.0)
 
     def to_frame(self, x: torch.Tensor, alpha: Turns, beta: Turns, e: slice) -> torch.Tensor:
         r""":math:`D_e^\top x = P e^{-\beta X_y} P^\top e^{-\alpha X_y} x` for the edges ``e``."""
