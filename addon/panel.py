@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import bpy
 import numpy as np
 
+from ..engine import api
 from . import inputs, jobs, mesh, preferences, props, storage
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def draw_warning(layout: bpy.types.UILayout, record: Optional[dict[str, Any]]) -
         return
     box = layout.box()
     box.label(text=f"Not learnable with {record['inputs']}", icon='ERROR')
-    if storage.fixes_target(record):
+    if api.fixes_target(record):
         box.operator("symbreak.use_order_parameter", icon='CHECKMARK')
 
 
@@ -225,7 +226,7 @@ class SYMBREAK_PT_symmetry(SymBreakSubPanel, bpy.types.Panel):
         found = storage.suggested_order_parameter(obj)  # checked with the record
         if found is not None:
             col.separator()
-            fixes = storage.fixes_target(record)
+            fixes = api.fixes_target(record)
             col.label(text="Order parameter:" if fixes else f"Closest order parameter (keeps {found.symmetry}):")
             col.label(text=found.description)
             row = col.row(align=True)

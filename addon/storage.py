@@ -267,16 +267,9 @@ def symmetry(obj: Optional[bpy.types.Object]) -> Optional[dict[str, Any]]:
 
 def suggested_order_parameter(obj: Optional[bpy.types.Object]) -> Optional[api.OrderParameter]:
     """The global order parameter of the latest symmetry analysis, if it found one: the one that
-    keeps exactly the target's group, or the closest when none does (:func:`fixes_target`)."""
+    keeps exactly the target's group, or the closest when none does (``api.fixes_target``)."""
     found = (symmetry(obj) or {}).get("order_parameter")
     return None if found is None else api.OrderParameter.from_dict(found)
-
-
-def fixes_target(record: dict) -> bool:
-    """Whether a symmetry analysis's order parameter keeps exactly the target's group, so that
-    adding it makes the target learnable (the closest one may keep another group)."""
-    found = record.get("order_parameter") or {}
-    return found.get("symmetry") == record.get("kept_group")
 
 
 def _store_order_parameter(obj: bpy.types.Object, key: str, p: api.OrderParameter) -> None:

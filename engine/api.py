@@ -34,6 +34,7 @@ from .graph_size import MAX_EDGES, MAX_TRAINING_EDGES
 from .errors import Cancelled, Diverged, EngineUnavailable
 from .order_parameter import OrderParameter
 from .order_parameter import axis_pair as _axis_pair
+from .order_parameter import fixes_target
 from .pairing import Pairing, check_pairing
 from .results import EngineInfo, Fit, Learned, Prediction, Surfaces, TrainResult
 from .schedule import LR, Schedule
@@ -47,7 +48,7 @@ from .validation import check_types as _check_types
 __all__ = [
     "EngineUnavailable", "Cancelled", "Diverged", "EngineInfo", "ModelConfig", "OrderParameter", "Task", "TASKS",
     "Prediction", "Fit", "TrainResult", "Learned", "Surfaces",
-    "load", "check_points", "check_problem", "analyze", "train", "predict", "learn_order_parameter",
+    "load", "check_points", "check_problem", "analyze", "fixes_target", "train", "predict", "learn_order_parameter",
     "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary", "encode",
     "MAX_ALL_PAIRS", "MAX_EDGES", "MAX_TRAINING_EDGES", "LR", "training_budget", "count_edges", "suggest_radius",
     "automatic_radius", "isolated_points", "model_from_text", "Pairing", "check_pairing",

@@ -13,10 +13,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ORIGINS", "OrderParameter", "axis_pair", "irreps_of", "SIGNIFICANT_SHARE"]
+__all__ = ["ORIGINS", "OrderParameter", "axis_pair", "irreps_of", "fixes_target", "SIGNIFICANT_SHARE"]
 
 ORIGINS = ("group theory", "learned", "axis pair", "vertex group")
 SIGNIFICANT_SHARE = 10.0  # percent of the norm a degree must carry to matter
+
+
+def fixes_target(analysis: dict) -> bool:
+    """Whether a symmetry analysis's global order parameter (``engine.api.analyze``'s dict) keeps
+    exactly the target's group, so that adding it makes the target learnable; when none does, the
+    analysis gives the closest one, which keeps another group."""
+    found = analysis.get("order_parameter") or {}
+    return found.get("symmetry") == analysis.get("kept_group")
 
 
 def irreps_of(degrees) -> str:

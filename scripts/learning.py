@@ -85,7 +85,7 @@ def run(case: Case) -> dict:
     radius = api.automatic_radius(case.start)
     analysis = api.analyze(case.start, case.target, types=case.types, radius=radius)
     suggested = analysis["order_parameter"]
-    fixes = suggested is not None and suggested["symmetry"] == analysis["kept_group"]
+    fixes = api.fixes_target(analysis)
     order_parameter = None if analysis["learnable"] or not fixes else api.OrderParameter.from_dict(suggested)
     local = analysis["local"] or {}
     row = {"case": case.name, "vertices": len(case.start), "edges": api.count_edges(case.start, radius),

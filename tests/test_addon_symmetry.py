@@ -230,6 +230,7 @@ def test_an_order_parameter_that_does_not_fix_the_target_is_not_offered(symbreak
     """A flat grid bent into a parabola (D4h to C2v): no global order parameter keeps exactly C2v,
     so the closest one is shown as such, without Use Order Parameter, which refuses it."""
     from symbreak.addon import panel, storage
+    from symbreak.engine import api
 
     start = _flat_grid(6, 6)
     grid = _with_target_object(start, start + np.outer(0.05 * start[:, 0] ** 2, [0, 0, 1]))
@@ -237,7 +238,7 @@ def test_an_order_parameter_that_does_not_fix_the_target_is_not_offered(symbreak
     record = storage.symmetry(grid)
     found = storage.suggested_order_parameter(grid)
     assert record["kept_group"] == "C2v" and found is not None and found.symmetry != "C2v"
-    assert not storage.fixes_target(record)
+    assert not api.fixes_target(record)
     shown = draw(panel.SYMBREAK_PT_symmetry)
     assert f"Closest order parameter (keeps {found.symmetry}):" in shown and "symbreak.use_order_parameter" not in shown
     assert "symbreak.use_order_parameter" not in draw(panel.SYMBREAK_PT_training)

@@ -118,7 +118,7 @@ class SYMBREAK_OT_use_order_parameter(SceneOperator):
             return fail(self, str(error))
         if found is None or record is None:
             return fail(self, f"{obj.name!r} has no suggested order parameter: Analyze Symmetry first")
-        if not storage.fixes_target(record):
+        if not api.fixes_target(record):
             return fail(self, f"The closest order parameter, {found.description}, keeps {found.symmetry}, not the "
                               f"target's {record['kept_group']}: no global order parameter fixes this target")
         storage.store_order_parameter(obj, found)

@@ -3,6 +3,7 @@ check without and with the given input, the order parameters that would fix it, 
 check of a radius graph."""
 
 from ..errors import Cancelled
+from ..order_parameter import fixes_target
 from ..validation import check_order_parameter, check_pair
 from ._curie import curie_report
 from ._groups import point_group
@@ -54,10 +55,7 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
         raise Cancelled("Analysis cancelled")
     if progress is not None:
         progress(2, 2)
-    warning = _warning(checked, found if found is not None and found.symmetry == H.name else None, inputs)
-    if local and local["indistinguishable"]:
-        warning = f"{warning}. {local['sentence']}" if warning else local["sentence"]
-    return {
+    result = {
         "start_group": G.name,
         "start_order": _json_order(G),
         "kept_group": H.name,
@@ -68,9 +66,12 @@ def analyze(start, target, order_parameter=None, types=None, *, lmax=5, toleranc
         "point_order_parameter": point.to_dict() if point else None,
         "verdict": _verdict(report, found, point, lmax),
         "inputs": inputs,
-        "warning": warning,
         "local": local,
     }
+    warning = _warning(checked, found if fixes_target(result) else None, inputs)
+    if local and local["indistinguishable"]:
+        warning = f"{warning}. {local['sentence']}" if warning else local["sentence"]
+    return {**result, "warning": warning}
 
 
 def _counted(count, noun):
