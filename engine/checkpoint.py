@@ -25,7 +25,7 @@ import zlib
 import numpy as np
 import torch
 
-from .config import ModelConfig
+from .config import MAX_CHANNELS, ModelConfig
 from .features import MAX_TYPES, Features
 from .network import Network
 
@@ -259,6 +259,10 @@ def _config(header: dict) -> ModelConfig:
         raise CheckpointError("Damaged SymBreak model (output must be 'signal' or 'vector')")
     if type(config.setdefault("hub", False)) is not bool:  # models saved before the hub have none
         raise CheckpointError("Damaged SymBreak model (hub must be true or false)")
+    channels = config.setdefault("channels", 1)  # models saved before channels have the seed's one
+    if channels is not None and (type(channels) is not int or not 1 <= channels <= MAX_CHANNELS):
+        raise CheckpointError(f"Damaged SymBreak model (channels must be an integer in 1..{MAX_CHANNELS}, "
+                              f"got {str(channels)[:20]})")
     return ModelConfig(**config)
 
 

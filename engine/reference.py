@@ -29,13 +29,13 @@ class ReferenceNetwork(torch.nn.Module):
         # one entry per copy, as the fast path enumerates them (same weights, same order)
         self.irreps_in = o3.Irreps([(1, ir) for mul, ir in o3.Irreps(irreps_in) for _ in range(mul)])
         self.irreps_edge = o3.Irreps.spherical_harmonics(config.lmax, p=-1)
-        hidden = hidden_irreps(config.lmax)
-        self.irreps_out = hidden if config.output == "signal" else o3.Irreps("1o")
+        hidden = o3.Irreps([(1, ir) for mul, ir in hidden_irreps(config.lmax, config.hidden_channels) for _ in range(mul)])
+        self.irreps_out = hidden_irreps(config.lmax) if config.output == "signal" else o3.Irreps("1o")
         self.products, self.radials, self.gates = torch.nn.ModuleList(), torch.nn.ModuleList(), torch.nn.ModuleList()
         features = self.irreps_in
         for k in range(config.layers):
             if k < config.layers - 1:
-                gate = nn.Gate("0e", [softplus], f"{config.lmax}x0e", [torch.sigmoid], hidden[1:])
+                gate = nn.Gate("0e", [softplus], f"{len(hidden) - 1}x0e", [torch.sigmoid], hidden[1:])
                 self.gates.append(gate)
                 out = gate.irreps_in
             else:

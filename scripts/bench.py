@@ -8,6 +8,9 @@ measurements also register it first (bpy module, headless) and time only the ope
     python scripts/bench.py training scale  # chosen sections
     python scripts/bench.py mesh --threads 1 --busy  # one thread, beside a busy process
     python scripts/bench.py scale --millions         # prediction up to 1,000,000 points
+    python scripts/bench.py mesh --channels 4        # the network a radius graph gets by default
+
+Every network is the seed's, one copy of each degree, unless ``--channels`` says otherwise (mesh only).
 
 The mesh section's second peer, e3nn-jax, runs in its own environment (``scripts/setup_jax.sh``
 creates ``.venv-jax``; without it that column stays empty).
@@ -104,7 +107,7 @@ def measure_scale(n: int, dtype_name: str) -> dict:
     radius = 1.25
     rng = np.random.default_rng(0)
     positions = rng.uniform(0.0, n ** (1 / 3), size=(n, 3))
-    model = Network(ModelConfig(radius=radius), generator=torch.Generator().manual_seed(0))
+    model = Network(ModelConfig(radius=radius, channels=1), generator=torch.Generator().manual_seed(0))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
     prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
@@ -135,7 +138,7 @@ def measure_grid(side: int, iterations: int) -> dict:
     target = start + 0.1 * np.random.default_rng(0).normal(size=start.shape)
     ends: list[float] = []
     began = time.perf_counter()
-    result = training.train(start, target, config=ModelConfig(radius=2.1),
+    result = training.train(start, target, config=ModelConfig(radius=2.1, channels=1),
                             schedule=Schedule(iterations, tolerance=None),
                             progress=lambda iteration, loss: ends.append(time.perf_counter()))
     wall = time.perf_counter() - began
@@ -147,9 +150,9 @@ MESH_SIZES = {"seed": 4, "42 all pairs": 42, "500": 500, "2,000": 2_000, "10,000
 MESH_NEIGHBOURS = 16  # random clouds of one point per unit volume, radius for about 16 neighbours
 
 
-def _mesh_problem(points: int):
-    """The seed's first task for 4 points, all pairs of 42 random points, or a random cloud:
-    config, start and target positions and the input features."""
+def _mesh_problem(points: int, channels: int = 1):
+    """The seed's first task for 4 points, all pairs of 42 random points, or a random cloud, with
+    ``channels`` copies of each hidden degree: config, start and target positions."""
     import numpy as np
 
     from engine.config import ModelConfig
@@ -157,17 +160,17 @@ def _mesh_problem(points: int):
 
     if points == 4:
         task = next(iter(TASKS.values()))
-        return ModelConfig(), task.start, task.target
+        return ModelConfig(channels=channels), task.start, task.target
     rng = np.random.default_rng(0)
     if points == 42:
         start = rng.normal(size=(points, 3))
-        return ModelConfig(), start, start + 0.1 * rng.normal(size=start.shape)
+        return ModelConfig(channels=channels), start, start + 0.1 * rng.normal(size=start.shape)
     radius = (3 * MESH_NEIGHBOURS / (4 * np.pi)) ** (1 / 3)
     start = rng.uniform(0.0, points ** (1 / 3), size=(points, 3))
-    return ModelConfig(radius=float(radius)), start, start + 0.1 * rng.normal(size=start.shape)
+    return ModelConfig(radius=float(radius), channels=channels), start, start + 0.1 * rng.normal(size=start.shape)
 
 
-def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
+def measure_mesh(side: str, points: int, steps: int, threads: int, channels: int) -> dict:
     """Training steps (loss, gradient, Adam) of the engine or plain e3nn eager, both float32, on
     one problem of :data:`MESH_SIZES`: the time from the call to the end of each step (the
     first one carries construction and precomputation), and peak memory above the imports."""
@@ -183,7 +186,7 @@ def measure_mesh(side: str, points: int, steps: int, threads: int) -> dict:
 
     if threads:
         torch.set_num_threads(threads)
-    config, start, target = _mesh_problem(points)
+    config, start, target = _mesh_problem(points, channels)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
     ends: list[float] = []
@@ -325,20 +328,20 @@ def _steps(results: list[dict], points: int) -> list[float]:
 
 
 def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: list[str] | None = None,
-                 jax: bool = True) -> list[str]:
+                 jax: bool = True, channels: int = 1) -> list[str]:
     """The engine's training step against plain e3nn eager and e3nn-jax (jit) from the seed to
     10,000 points: ``runs`` interleaved fresh processes per side (e3nn-jax once: it compiles
     for minutes); per-step times after the first step (min and median over every step of every
     run), the seed by total time of 200 steps; first steps carry construction, precomputation
-    and, for e3nn-jax, tracing and compilation."""
+    and, for e3nn-jax, tracing and compilation. The e3nn-jax peer runs the seed's one channel only."""
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    with_jax = jax and os.path.exists(JAX_PYTHON)
+    with_jax = jax and channels == 1 and os.path.exists(JAX_PYTHON)
     rows = ["| points | edges | plain e3nn step (s) min / median | e3nn-jax step (s) min / median | "
             "engine step (s) min / median | speed-up over e3nn min / median | over e3nn-jax min / median | "
             "first step e3nn-jax / engine (s) | engine µs per edge | peak memory e3nn / e3nn-jax / engine (MiB) | load |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(rows), flush=True)
-    if jax and not with_jax:
+    if jax and channels == 1 and not with_jax:
         print("(e3nn-jax not installed: run scripts/setup_jax.sh)", flush=True)
     try:
         for name, points in MESH_SIZES.items():
@@ -348,7 +351,7 @@ def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: lis
             sides: dict = {"baseline": [], "engine": [], "jax": []}
             for run in range(runs):
                 for side in ("baseline", "engine"):
-                    sides[side].append(_measure("mesh", side, str(points), str(steps), str(threads)))
+                    sides[side].append(_measure("mesh", side, str(points), str(steps), str(threads), str(channels)))
                 if with_jax and run == 0:
                     sides["jax"].append(measure_jax(points, steps, threads))
             base, fast, peer = (_steps(sides[side], points) for side in ("baseline", "engine", "jax"))
@@ -416,7 +419,7 @@ def main() -> None:
         if kind == "training":
             print(json.dumps(measure_training(args[0], args[1], int(args[2]))))
         elif kind == "mesh":
-            print(json.dumps(measure_mesh(args[0], int(args[1]), int(args[2]), int(args[3]))))
+            print(json.dumps(measure_mesh(args[0], int(args[1]), int(args[2]), int(args[3]), int(args[4]))))
         elif kind == "grid":
             print(json.dumps(measure_grid(int(args[0]), int(args[1]))))
         elif kind == "show_signals":
@@ -432,6 +435,7 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="run mesh beside a busy process")
     parser.add_argument("--without-jax", action="store_true", help="mesh: leave the e3nn-jax peer out")
     parser.add_argument("--millions", action="store_true", help="scale: also predict 1,000,000 points (minutes)")
+    parser.add_argument("--channels", type=int, default=1, help="mesh: hidden copies of each degree (the seed's 1)")
     parser.add_argument("--sizes", nargs="*", help=f"mesh sizes among {', '.join(MESH_SIZES)} (default: all)")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
@@ -444,7 +448,7 @@ def main() -> None:
         if section == "training":
             training_section(args.iterations)
         elif section == "mesh":
-            mesh_section(args.runs, args.threads, args.busy, args.sizes, not args.without_jax)
+            mesh_section(args.runs, args.threads, args.busy, args.sizes, not args.without_jax, args.channels)
         elif section == "scale":
             scale_section(args.millions)
         else:

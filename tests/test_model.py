@@ -185,6 +185,7 @@ REFERENCE_CASES = [
     (ModelConfig(lmax=5), "0e+2e"),
     (ModelConfig(lmax=5, radius=1.5, output="vector"), "2x0e+1o"),
     (ModelConfig(lmax=3, layers=2, radial_layers=1, number_of_basis=5), "2x0e+1o"),
+    (ModelConfig(lmax=2, channels=2), "0e+1o"),  # radius graphs above have MESH_CHANNELS copies
 ]
 
 

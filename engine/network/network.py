@@ -43,9 +43,10 @@ MAX_PLANNED_EDGES = 3000  # larger graphs stream their edges for inference
 ROTATED_FROM_EDGES = 100  # training graphs from this many edges run in edge frames (measured faster from 10 points)
 
 
-def hidden_irreps(lmax: int) -> o3.Irreps:
-    """The seed's features: one copy of each degree, parity :math:`(-1)^l`: ``0e+1o+2e+...``."""
-    return o3.Irreps([(1, (l, (-1) ** l)) for l in range(lmax + 1)])
+def hidden_irreps(lmax: int, channels: int = 1) -> o3.Irreps:
+    """Features of each degree with parity :math:`(-1)^l`, ``channels`` copies of each l ≥ 1
+    after one scalar: the seed's ``0e+1o+2e+...`` with one, ``0e+2x1o+2x2e+...`` with two."""
+    return o3.Irreps([(1 if l == 0 else channels, (l, (-1) ** l)) for l in range(lmax + 1)])
 
 
 class Network(torch.nn.Module):
@@ -67,8 +68,8 @@ class Network(torch.nn.Module):
         super().__init__()
         self.config = config
         self.irreps_in = o3.Irreps(irreps_in)
-        hidden = hidden_irreps(config.lmax)
-        self.irreps_out = hidden if config.output == "signal" else o3.Irreps("1o")
+        hidden = hidden_irreps(config.lmax, config.hidden_channels)
+        self.irreps_out = hidden_irreps(config.lmax) if config.output == "signal" else o3.Irreps("1o")
         convolutions, gates = [], []
         features = self.irreps_in
         for _ in range(config.layers - 1):
