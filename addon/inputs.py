@@ -272,15 +272,15 @@ def finite_setting(name: str, value: float) -> float:
 def settings(context: bpy.types.Context) -> dict[str, Any]:
     """The training settings as plain values (kept with the model), checked to be finite."""
     t = props.settings(context).training
-    return {"lmax": t.lmax, "layers": t.layers, "graph": t.graph, "radius": finite_setting("Radius", t.radius) if t.graph == 'RADIUS' else None,
+    return {"lmax": t.lmax, "layers": t.layers, "channels": t.channels or None, "graph": t.graph, "radius": finite_setting("Radius", t.radius) if t.graph == 'RADIUS' else None,
             "hub": t.hub, "output": t.output,
             "iterations": t.iterations or None, "lr": finite_setting("Learning Rate", t.learning_rate), "seed": t.seed}
 
 
 def config(values: dict[str, Any]) -> api.ModelConfig:
     """The network settings of :func:`settings`."""
-    return api.ModelConfig(lmax=values["lmax"], layers=values["layers"], radius=values["radius"], hub=values["hub"],
-                           output=values["output"])
+    return api.ModelConfig(lmax=values["lmax"], layers=values["layers"], channels=values["channels"],
+                           radius=values["radius"], hub=values["hub"], output=values["output"])
 
 
 def with_graph(problem: Problem, graph: str) -> Problem:

@@ -250,6 +250,7 @@ class SYMBREAK_PT_network(SymBreakSubPanel, bpy.types.Panel):
         col = self.layout.column(align=True)
         col.prop(t, "lmax")
         col.prop(t, "layers")
+        col.prop(t, "channels")
         col.prop(t, "output")
         row = col.row(align=True)
         row.prop(t, "graph", text="")

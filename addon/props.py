@@ -38,6 +38,10 @@ class SymBreakTraining(bpy.types.PropertyGroup):
     lmax: IntProperty(name="L max", description="Highest degree of the spherical-harmonic signals",
                       default=5, min=1, max=8)
     layers: IntProperty(name="Layers", description="Convolution layers", default=3, min=1, max=8)
+    channels: IntProperty(name="Channels",
+                          description="Copies of each degree in the hidden features, 0 to choose: one over all "
+                                      "pairs, as in the seed, and 4 on a radius graph, where one learns too little",
+                          default=0, min=0, max=api.MAX_CHANNELS)
     graph: EnumProperty(
         name="Graph",
         description="Which vertices each vertex convolves over",

@@ -173,7 +173,8 @@ def _train(args) -> dict:
         name, order_parameter = "custom", None
     types = None if args.types is None else read_types(args.types, len(start))
     radius = api.automatic_radius(start) if args.radius is None else args.radius
-    config = api.ModelConfig(lmax=args.lmax, radius=radius, hub=args.hub, output=args.output)
+    config = api.ModelConfig(lmax=args.lmax, radius=radius, hub=args.hub, output=args.output,
+                             channels=args.channels or None)
     breaking = None
     if args.breaking != "none":
         order_parameter, breaking = _breaking_input(args.breaking, start, target, types, order_parameter, config, args)
@@ -255,6 +256,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=api.LR, help="learning rate the cosine schedule starts from")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--lmax", type=int, default=5)
+    train.add_argument("--channels", type=int, default=0, help="hidden copies of each degree (default 0: one over "
+                       "all pairs, as in the seed, 4 on a radius graph)")
     train.add_argument("--radius", type=float, default=None, help="graph radius (default: all pairs up to 100 points, "
                        "else one chosen from the points)")
     train.add_argument("--no-hub", dest="hub", action="store_false", help=NO_HUB_HELP)

@@ -148,6 +148,18 @@ def test_a_model_saved_before_the_hub_loads_without_one(trained):
     assert ModelConfig(radius=1.5).has_hub and not ModelConfig().has_hub
 
 
+def test_a_model_saved_before_channels_loads_with_one(fresh):
+    """A radius-graph checkpoint whose configuration has no ``channels`` has the seed's one copy
+    of each degree, although a new radius graph gets more."""
+    torch.manual_seed(0)
+    old = (Network(ModelConfig(lmax=3, radial_neurons=16, radius=1.5, channels=1), "0e+2e"), fresh[1])
+    config = old[0].config.to_dict()
+    del config["channels"]
+    model, _ = checkpoint.from_bytes(_with_header(old, config=config))
+    assert model.config.hidden_channels == 1 < ModelConfig(radius=1.5).hidden_channels
+    assert torch.equal(model.radial.flat(), old[0].radial.flat())
+
+
 # --- refusals --------------------------------------------------------------------------------
 
 
@@ -220,6 +232,9 @@ BAD = {
     "parameter-list-mismatch": lambda trained: _with_header(trained, parameters=["a"]),
     "unknown-config-key": lambda trained: _with_header(trained, config={"lmax": 3, "colour": "red"}),
     "config-out-of-range": lambda trained: _with_header(trained, config={**trained[0].config.to_dict(), "lmax": 99}),
+    "channels-zero": lambda trained: _with_header(trained, config={**trained[0].config.to_dict(), "channels": 0}),
+    "channels-not-an-int": lambda trained: _with_header(trained, config={**trained[0].config.to_dict(),
+                                                                         "channels": 2.0}),
     "hub-not-a-bool": lambda trained: _with_header(trained, config={**trained[0].config.to_dict(), "hub": "yes"}),
     "features-wrong-width": lambda trained: npz(**{**_good_arrays(trained), "features": np.ones((4, 2))}),
 }

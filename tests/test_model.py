@@ -154,6 +154,20 @@ def test_radius_graph_edges():
         {(j, i) for j in range(40) for i in range(40)}
 
 
+def test_hidden_channels_are_chosen_from_the_graph():
+    """One copy of each degree over all pairs (the seed's network), MESH_CHANNELS on a radius
+    graph, unless set; fixing a configuration to a problem stores the choice."""
+    from engine.config import MESH_CHANNELS
+
+    assert ModelConfig().hidden_channels == 1 and ModelConfig(radius=1.0).hidden_channels == MESH_CHANNELS > 1
+    assert ModelConfig(radius=1.0, channels=2).hidden_channels == 2
+    start = np.random.default_rng(0).normal(size=(5, 3))
+    assert ModelConfig(radius=1.0).in_units_of(start, start).channels == MESH_CHANNELS
+    network = Network(ModelConfig(lmax=3, channels=2))
+    assert network.convolutions[1].irreps_in == o3.Irreps("0e+2x1o+2x2e+2x3o")
+    assert network.irreps_out == hidden_irreps(3)
+
+
 def test_output_shapes():
     """Signals have (lmax+1)^2 components, vectors 3."""
     positions = np.random.default_rng(6).normal(size=(4, 3))
@@ -163,7 +177,8 @@ def test_output_shapes():
 
 
 @pytest.mark.parametrize("bad", [dict(lmax=0), dict(lmax=9), dict(layers=0), dict(output="scalar"),
-                                 dict(radius=0.0), dict(radius=-1.0), dict(number_of_basis=1)])
+                                 dict(radius=0.0), dict(radius=-1.0), dict(number_of_basis=1),
+                                 dict(channels=0), dict(channels=17), dict(channels=True), dict(channels=2.0)])
 def test_config_rejects(bad):
     with pytest.raises(ValueError):
         ModelConfig(**bad)
