@@ -93,11 +93,14 @@ def suggest_radius(positions: np.ndarray, neighbours: int = SUGGESTED_NEIGHBOURS
     r"""A graph radius chosen from the point set itself.
 
     .. math::
-        r = \min\Big(\max\big(\mathrm{median}_i\, d_k(i),\; \max_i d_1(i)\big),\; r_{fit}\Big)
+        r = \min\Big(\max\big(\mathrm{median}_i\, d_k(i),\; q_{99\%}\, d_1\big),\; r_{fit}\Big)
 
     with :math:`d_k(i)` the distance from point :math:`i` to its :math:`k`-th nearest other
     point (:math:`k` = ``neighbours``, so a typical point has about :math:`k` neighbours),
-    :math:`d_1` to its nearest, so that no point is left without a neighbour, and
+    :math:`d_1` to its nearest and :math:`q_{99\%}` its 99th percentile (the largest up to 100
+    points), so that at most 1 % of the points are left without a neighbour: the few far ones
+    of a mesh still see the whole through the hub (Suzanne's farthest pair of vertices asked for
+    0.45 and 64 neighbours a vertex, where 99 % of its vertices have one within 0.31), and
     :math:`r_{fit}` the radius of ``limit`` edges (:func:`fitting_radius`;
     :data:`MAX_TRAINING_EDGES` for a radius to train with), which an outlier far from the
     rest may push against: :func:`isolated_points` names who is then left alone. Coincident
@@ -112,7 +115,7 @@ def suggest_radius(positions: np.ndarray, neighbours: int = SUGGESTED_NEIGHBOURS
     k = min(neighbours, n - 1)
     sample = positions[np.random.default_rng(0).permutation(n)[:EDGE_SAMPLE]]
     typical = float(np.median(tree.query(sample, k=k + 1)[0][:, k]))
-    nearest = float(tree.query(positions, k=2)[0][:, 1].max())
+    nearest = float(np.quantile(tree.query(positions, k=2)[0][:, 1], 0.99, method="higher"))
     radius = max(typical, nearest)
     if _count(tree, positions, radius, limit) > limit:
         radius = fitting_radius(positions, limit)
