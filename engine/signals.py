@@ -225,8 +225,11 @@ def _refine(coefficients: torch.Tensor, u: torch.Tensor, max_steps: int = 20) ->
             hessian = (hessian_coefficients[active] @ y[:, None, :(lmax - 1) ** 2, None])[..., 0]  # (K, 3, 3)
             h = h + tangent.transpose(1, 2) @ hessian @ tangent
         g = (tangent.transpose(1, 2) @ gradient[..., None])[..., 0]
-        concave = torch.linalg.eigvalsh(h).amax(-1, keepdim=True) < 0
-        newton = -torch.linalg.solve(torch.where(concave[..., None], h, -torch.eye(2, dtype=u.dtype)), g)
+        a, b, c = h[:, 0, 0], h[:, 0, 1], h[:, 1, 1]
+        det = a * c - b * b
+        concave = ((a < 0) & (det > 0))[:, None]  # both eigenvalues negative
+        inverse = torch.stack([c, -b, -b, a], dim=-1).view(-1, 2, 2) / torch.where(concave, det[:, None], 1.0)[..., None]
+        newton = -(inverse @ g[..., None])[..., 0]
         step = torch.where(concave, newton, g / (10.0 * scale[active]))
         step = step * (0.3 / step.norm(dim=-1, keepdim=True).clamp_min(0.3))
         u = u.index_copy(0, active, torch.nn.functional.normalize(v + (tangent @ step[..., None])[..., 0], dim=-1))
@@ -285,11 +288,13 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.
     size = np.abs(signals).max(axis=1)
     unit = signals / np.where(size > 0, size, 1.0)[:, None]
     values = spherical_harmonics(lmax, grid).astype(np.float32) @ unit.T.astype(np.float32)
-    relative = np.abs(values).max(axis=0)
+    top = values.max(axis=0)
+    relative = np.maximum(top, -values.min(axis=0))
     scale = relative * size
-    # far lower lobes can't win; local maxima are looked for among the rest only
-    high = (values >= values.max(axis=0) - 0.1 * relative) & (values > 0) & (scale > 1e-12)
-    vertex, owner = np.nonzero(high)
+    # far lower lobes can't win; local maxima are looked for among the rest only, above zero
+    # (the smallest positive float32) and where the signal is not negligible
+    floor = np.maximum(top - 0.1 * relative, np.nextafter(np.float32(0), np.float32(1)))
+    vertex, owner = np.nonzero(values >= np.where(scale > 1e-12, floor, np.inf).astype(np.float32))
     local = _local_maxima(values, vertex, owner, level)
     owner, vertex = owner[local], vertex[local]
     peaks = [np.zeros((1, 3))] * len(signals)
