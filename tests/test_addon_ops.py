@@ -539,6 +539,24 @@ def test_default_graph_takes_a_radius_from_the_mesh(symbreak):
 
 # --- what a training run tells: its fit, its expected time; ghosts only up to a cap ----------------
 
+def test_train_names_how_many_vertices_have_no_neighbour(symbreak, capfd):
+    """The radius chosen from the mesh may leave a far vertex alone: Train says so, in the
+    singular, and that it sees the rest through the hub."""
+    from symbreak.addon import mesh
+
+    xy = np.stack(np.meshgrid(np.arange(11.0), np.arange(11.0)), axis=-1).reshape(-1, 2) * 0.1
+    points = np.vstack([np.c_[xy, np.zeros(len(xy))], [[5.0, 5.0, 0.0]]])
+    grid = bpy.data.objects.new("Grid", mesh.new_mesh("Grid", points))
+    bpy.context.scene.collection.objects.link(grid)
+    mesh.set_shape_key(grid, "Target", points * [1.0, 1.2, 1.0])
+    bpy.context.scene.symbreak.training.iterations = 2
+    activate(grid)
+    capfd.readouterr()
+    assert bpy.ops.symbreak.train() == {'FINISHED'}
+    out = capfd.readouterr().out
+    assert "1 vertex has no neighbour within the graph radius" in out and "only through the hub" in out, out
+
+
 def test_train_reports_stores_and_draws_the_fit_and_an_estimate(symbreak, capfd):
     """The report gives the fit (errors over the largest displacement) and the time expected from
     the first steps, within 10x of the real time; the fit is stored and drawn with the loss."""

@@ -154,8 +154,11 @@ class SYMBREAK_OT_train(BackgroundOperator):
         if warning:
             self.report({'WARNING'}, warning)
         if trained.isolated:
-            self.report({'WARNING'}, f"{trained.isolated} vertices have no neighbour within the graph radius "
-                                     f"{trained.radius:.3g}: the network sees nothing around them (raise Radius)")
+            one = trained.isolated == 1
+            seen = ("the mesh only through the hub" if self._settings["hub"] else "nothing around them")
+            self.report({'WARNING'}, f"{trained.isolated} {'vertex has' if one else 'vertices have'} no neighbour "
+                                     f"within the graph radius {trained.radius:.3g}: the network sees {seen} "
+                                     f"(raise Radius to give {'it' if one else 'them'} neighbours)")
         ambiguous = int(np.count_nonzero(result.prediction.ambiguous))
         tied = f", {ambiguous} with tied peaks" if ambiguous else ""
         chosen = (f", graph radius {trained.radius:.3g} chosen from the mesh"
