@@ -76,6 +76,11 @@ def cases() -> list[Case]:
     cloud = np.random.default_rng(0).uniform(-1.0, 1.0, (300, 3))
     swirl = 0.1 * np.stack([np.sin(2 * cloud[:, 1]), np.sin(2 * cloud[:, 2]), np.sin(2 * cloud[:, 0])], axis=1)
     found.append(Case("Random cloud (300), a smooth swirl", cloud, cloud + swirl))
+    directions = np.random.default_rng(5).normal(size=(400, 3))
+    ball = directions / np.linalg.norm(directions, axis=1, keepdims=True) * np.cbrt(
+        np.random.default_rng(6).uniform(0.0, 1.0, (400, 1)))
+    twist = 0.15 * ball[:, 2:] * np.stack([-ball[:, 1], ball[:, 0], np.zeros(400)], axis=1)
+    found.append(Case("Random ball (400), a twist about an axis", ball, ball + twist))
     return [Case(c.name, c.start @ _rotation(k).T, c.target @ _rotation(k).T, c.types) for k, c in enumerate(found)]
 
 
