@@ -16,8 +16,15 @@ from .network.activations import softplus
 from .graph import edges, envelope, radial_basis, with_hub
 from .config import ModelConfig
 from .network import Network, hidden_irreps
+from .network.structure import expanded
 
 __all__ = ["ReferenceNetwork", "copy_weights"]
+
+
+def _one_per_copy(irreps: o3.Irreps) -> o3.Irreps:
+    """``2x0e+1o`` as ``1x0e+1x0e+1x1o``: each copy its own entry, so that e3nn gives every pair of
+    copies its own path, in the order :func:`~engine.network.structure.paths` enumerates them."""
+    return o3.Irreps([(1, ir) for ir in expanded(irreps)])
 
 
 class ReferenceNetwork(torch.nn.Module):
@@ -27,9 +34,9 @@ class ReferenceNetwork(torch.nn.Module):
         super().__init__()
         self.config = config
         # one entry per copy, as the fast path enumerates them (same weights, same order)
-        self.irreps_in = o3.Irreps([(1, ir) for mul, ir in o3.Irreps(irreps_in) for _ in range(mul)])
+        self.irreps_in = _one_per_copy(o3.Irreps(irreps_in))
         self.irreps_edge = o3.Irreps.spherical_harmonics(config.lmax, p=-1)
-        hidden = o3.Irreps([(1, ir) for mul, ir in hidden_irreps(config.lmax, config.hidden_channels) for _ in range(mul)])
+        hidden = _one_per_copy(hidden_irreps(config.lmax, config.hidden_channels))
         self.irreps_out = hidden_irreps(config.lmax) if config.output == "signal" else o3.Irreps("1o")
         self.products, self.radials, self.gates = torch.nn.ModuleList(), torch.nn.ModuleList(), torch.nn.ModuleList()
         features = self.irreps_in
