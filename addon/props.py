@@ -40,7 +40,8 @@ class SymBreakTraining(bpy.types.PropertyGroup):
     layers: IntProperty(name="Layers", description="Convolution layers", default=3, min=1, max=8)
     channels: IntProperty(name="Channels",
                           description="Copies of each degree in the hidden features, 0 to choose: one over all "
-                                      "pairs, as in the seed, and 4 on a radius graph, where one learns too little",
+                                      f"pairs, as in the seed, and {api.MESH_CHANNELS} on a radius graph, where one "
+                                      "learns too little",
                           default=0, min=0, max=api.MAX_CHANNELS)
     graph: EnumProperty(
         name="Graph",

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from .config import MAX_CHANNELS, ModelConfig
+from .config import MAX_CHANNELS, MESH_CHANNELS, ModelConfig
 from .graph_size import MAX_EDGES, MAX_TRAINING_EDGES
 from .errors import Cancelled, Diverged, EngineUnavailable
 from .order_parameter import OrderParameter
@@ -50,7 +50,7 @@ __all__ = [
     "Prediction", "Fit", "TrainResult", "Learned", "Surfaces",
     "load", "check_points", "check_problem", "analyze", "fixes_target", "train", "predict", "learn_order_parameter",
     "axis_pair", "signal_surfaces", "sphere_vertex_count", "model_summary", "encode",
-    "MAX_ALL_PAIRS", "MAX_CHANNELS", "MAX_EDGES", "MAX_TRAINING_EDGES", "LR", "training_budget", "count_edges", "suggest_radius",
+    "MAX_ALL_PAIRS", "MAX_CHANNELS", "MESH_CHANNELS", "MAX_EDGES", "MAX_TRAINING_EDGES", "LR", "training_budget", "count_edges", "suggest_radius",
     "automatic_radius", "isolated_points", "model_from_text", "Pairing", "check_pairing",
 ]
 

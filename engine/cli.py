@@ -257,7 +257,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--lmax", type=int, default=5)
     train.add_argument("--channels", type=int, default=0, help="hidden copies of each degree (default 0: one over "
-                       "all pairs, as in the seed, 4 on a radius graph)")
+                       f"all pairs, as in the seed, {api.MESH_CHANNELS} on a radius graph)")
     train.add_argument("--radius", type=float, default=None, help="graph radius (default: all pairs up to 100 points, "
                        "else one chosen from the points)")
     train.add_argument("--no-hub", dest="hub", action="store_false", help=NO_HUB_HELP)

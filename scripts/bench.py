@@ -334,14 +334,15 @@ def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: lis
     for minutes); per-step times after the first step (min and median over every step of every
     run), the seed by total time of 200 steps; first steps carry construction, precomputation
     and, for e3nn-jax, tracing and compilation. The e3nn-jax peer runs the seed's one channel only."""
+    jax = jax and channels == 1  # scripts/bench_jax.py builds the seed's network only
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    with_jax = jax and channels == 1 and os.path.exists(JAX_PYTHON)
+    with_jax = jax and os.path.exists(JAX_PYTHON)
     rows = ["| points | edges | plain e3nn step (s) min / median | e3nn-jax step (s) min / median | "
             "engine step (s) min / median | speed-up over e3nn min / median | over e3nn-jax min / median | "
             "first step e3nn-jax / engine (s) | engine µs per edge | peak memory e3nn / e3nn-jax / engine (MiB) | load |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(rows), flush=True)
-    if jax and channels == 1 and not with_jax:
+    if jax and not with_jax:
         print("(e3nn-jax not installed: run scripts/setup_jax.sh)", flush=True)
     try:
         for name, points in MESH_SIZES.items():
