@@ -11,9 +11,12 @@ from ..config import ModelConfig
 from ..graph import Graph, radial_basis
 from .activations import SOFTPLUS_SCALE, softplus, softplus_backward
 
-__all__ = ["RadialMLPs", "RadialTable", "RADIAL_TABLE_SIZE"]
+__all__ = ["RadialMLPs", "RadialTable", "RADIAL_TABLE_SIZE", "RADIAL_BAND"]
 
 RADIAL_TABLE_SIZE = 4096
+# lengths an MLP layer takes at a time: a band stays in cache through every layer (a step of the MLPs
+# on 83,128 lengths, forward and backward, 0.86 s at once, 0.67 s in bands of 512)
+RADIAL_BAND = 512
 
 
 class RadialMLPs(torch.nn.Module):
@@ -56,15 +59,22 @@ class RadialMLPs(torch.nn.Module):
 
     def features(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
         """The last hidden layer :math:`a_L` of all MLPs, ``(K, L, d_L)``, from the :meth:`stacked_basis`
-        and the views ``weights`` (:meth:`unflatten`; the last layer is not read); with a ``tape``,
-        what :meth:`features_backward` needs is pushed on it."""
-        a = basis
-        for weight, alpha in zip(weights[:-1], self.alphas):  # z = a (s W), a' = phi(z)
-            z = torch.bmm(a, weight * alpha)
-            if tape is not None:
-                tape.append((a, z))
-            a = softplus(z)
-        return a
+        and the views ``weights`` (:meth:`unflatten`; the last layer is not read), a band of
+        :data:`RADIAL_BAND` lengths at a time through every layer; with a ``tape``, what
+        :meth:`features_backward` needs is pushed on it."""
+        scaled = [weight * alpha for weight, alpha in zip(weights[:-1], self.alphas)]
+        bands, kept = [], []
+        for start in range(0, basis.shape[1], RADIAL_BAND):
+            a = basis[:, start:start + RADIAL_BAND]
+            for weight in scaled:  # z = a (s W), a' = phi(z)
+                z = torch.bmm(a, weight)
+                if tape is not None:
+                    kept.append((a, z))
+                a = softplus(z)
+            bands.append(a)
+        if tape is not None:
+            tape.append(kept)
+        return torch.cat(bands, 1) if len(bands) > 1 else bands[0]
 
     def evaluate(self, weights: list[torch.Tensor], basis: torch.Tensor, tape: list | None = None) -> torch.Tensor:
         """All MLPs at once from the :meth:`stacked_basis`: ``(K, L, max paths)`` with the views
@@ -92,14 +102,23 @@ class RadialMLPs(torch.nn.Module):
     def features_backward(self, weights: list[torch.Tensor], tape: list, grad_a: torch.Tensor,
                           grad_weights: list[torch.Tensor]) -> None:
         r"""Write the hidden weights' gradient into the views ``grad_weights[:-1]`` from
-        :meth:`features`' ``(K, L, d_L)``, the layers transposed: :math:`dW = s a^\top dz`,
+        :meth:`features`' ``(K, L, d_L)``, band by band, the layers transposed: :math:`dW = s \sum a^\top dz`,
         :math:`da = s\, dz\, W^\top`, :math:`dz = \phi'(z)\, da`."""
-        for j in reversed(range(len(weights) - 1)):
-            a, z = tape.pop()
-            grad_z = softplus_backward(grad_a, z)
-            torch.bmm(a.transpose(1, 2), grad_z, out=grad_weights[j]).mul_(self.alphas[j])
-            if j > 0:
-                grad_a = torch.bmm(grad_z, (weights[j] * self.alphas[j]).transpose(1, 2))
+        kept = tape.pop()
+        layers = len(weights) - 1
+        scaled_t = [(weight * alpha).transpose(1, 2) for weight, alpha in zip(weights[:-1], self.alphas)]
+        for grad_weight in grad_weights[:-1]:
+            grad_weight.zero_()
+        for band, start in enumerate(range(0, grad_a.shape[1], RADIAL_BAND)):
+            grad = grad_a[:, start:start + RADIAL_BAND]
+            for j in reversed(range(layers)):
+                a, z = kept[band * layers + j]
+                grad_z = softplus_backward(grad, z)
+                grad_weights[j].baddbmm_(a.transpose(1, 2), grad_z)
+                if j > 0:
+                    grad = torch.bmm(grad_z, scaled_t[j])
+        for grad_weight, alpha in zip(grad_weights[:-1], self.alphas):
+            grad_weight.mul_(alpha)
 
     def forward(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         """``(L, number_of_basis)`` to one ``(L, paths_k)`` tensor per convolution, differentiable
