@@ -190,6 +190,11 @@ class Rotated:
                        for k, c in enumerate(network.convolutions)]
         self.gates = list(network.gates)
         self.chunks = [slice(a, min(a + EDGE_CHUNK, self.num_edges)) for a in range(0, self.num_edges, EDGE_CHUNK)]
+        # each chunk's band of distinct lengths [low, high), its edges' columns in it, and its column of length 0
+        self.bands = [(int(self.length_index[e][0]), int(self.length_index[e][-1]) + 1) for e in self.chunks]
+        self.columns = [self.length_index[e] - low for e, (low, _) in zip(self.chunks, self.bands)]
+        self.zero_at = [self.zero_row - low if self.zero_row is not None and low <= self.zero_row < high else None
+                        for low, high in self.bands]
 
     def _last_layers(self, k: int, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Convolution ``k``'s last radial layer folded into its frame table, ``(d_L, nnz)`` each:
@@ -199,66 +204,83 @@ class Rotated:
         weight = last[k, :, :table.num_paths] * self.radial.last_scale
         return weight @ (table.factor[:, None] * table.mixing.T), weight @ (table.factor_at_zero[:, None] * table.mixing.T)
 
-    @staticmethod
-    def _frame_tables(features: torch.Tensor, folded: tuple[torch.Tensor, torch.Tensor], zero: int | None
-                      ) -> torch.Tensor:
-        """:math:`T` at distinct lengths, ``(nnz, L)``, from their ``(L, d_L)`` last hidden features and
-        :meth:`_last_layers`; column ``zero`` (if any) is the length 0."""
+    def _band_table(self, c: int, features: torch.Tensor, folded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """:math:`T` on chunk ``c``'s band of distinct lengths, ``(nnz, high - low)``, from their ``(high - low, d_L)``
+        last hidden features and :meth:`_last_layers` (the length 0 through its own)."""
         regular, at_zero = folded
         tables = regular.T @ features.T
+        zero = self.zero_at[c]
         if zero is not None:
             tables[:, zero] = at_zero.T @ features[zero]
         return tables
 
-    def _band_tables(self, weights: list[torch.Tensor], k: int, folded: tuple[torch.Tensor, torch.Tensor],
-                     lengths: torch.Tensor) -> torch.Tensor:
-        """A chunk's :math:`T_e`, ``(nnz, E)``, from convolution ``k``'s MLP evaluated on the band of
-        distinct lengths its sorted ``lengths`` span."""
-        low, high = int(lengths[0]), int(lengths[-1]) + 1
-        features = self.radial.features([w[k:k + 1] for w in weights], self.basis[k:k + 1, low:high])[0]
-        zero = self.zero_row - low if self.zero_row is not None and low <= self.zero_row < high else None
-        return self._frame_tables(features, folded, zero).index_select(1, lengths - low)
-
-    def _convolve(self, k: int, x: torch.Tensor, edge_tables: Callable[[torch.Tensor], torch.Tensor],
+    def _convolve(self, k: int, x: torch.Tensor, band_table: Callable[[int], torch.Tensor],
                   tape: list | None) -> torch.Tensor:
         r"""``(D_in, N)`` features to ``(D_out, N)``: :math:`x'_i = \sum_{e \to i} s_e D_e T_e D_e^\top x_{s(e)}`,
-        ``edge_tables(lengths)`` giving the chunk's :math:`T_e`, ``(nnz, E)``, from its sorted length
-        indices; with a ``tape`` the rotated inputs :math:`D_e^\top x_{s(e)}` are kept, ``(D_in, E)``."""
+        ``band_table(c)`` giving chunk ``c``'s :meth:`_band_table`; with a ``tape`` the rotated inputs
+        :math:`D_e^\top x_{s(e)}`, ``(D_in, E)``, and the band tables are kept."""
         table = self.tables[k]
         summed = torch.zeros(table.d_out, self.num_points, dtype=x.dtype)
         kept = torch.empty(table.d_in, self.num_edges, dtype=x.dtype) if tape is not None else None
-        for e in self.chunks:
+        bands = []
+        for c, e in enumerate(self.chunks):
             rotated = table.layout_in.to_frame(x.index_select(1, self.source[e]), self.alpha, self.beta, e)
+            tables = band_table(c)
             if kept is not None:
                 kept[:, e] = rotated
-            products = rotated.index_select(0, table.input_of) * edge_tables(self.length_index[e])
+                bands.append(tables)
+            products = rotated.index_select(0, table.input_of) * tables.index_select(1, self.columns[c])
             messages = torch.zeros(table.d_out, e.stop - e.start, dtype=x.dtype).index_add_(0, table.output_of, products)
             messages = table.layout_out.from_frame(messages * self.scale[e], self.alpha, self.beta, e)
             summed.index_add_(1, self.destination[e], messages)
         if tape is not None:
-            tape.append(kept)
+            tape.append((kept, bands))
         return summed
 
-    def _convolve_backward(self, k: int, grad: torch.Tensor, frame_tables: torch.Tensor, tape: list,
-                           input_grad: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
-        r"""From the outputs' ``(D_out, N)`` gradient :math:`g`: the inputs' (when ``input_grad``) and
-        the frame tables', ``(nnz, L)``. With :math:`w_e = s_e D_e^\top g_{d(e)}` and :math:`u_e` the kept
-        rotated inputs, :math:`\partial T_{(jo)} = \sum_e u_{e,j} w_{e,o}` and
-        :math:`\partial x_{s(e)} \mathrel{+}= D_e \sum_o T_{e,(jo)} w_{e,o}`."""
+    def _convolve_backward(self, k: int, grad: torch.Tensor, folded: tuple[torch.Tensor, torch.Tensor],
+                           hidden: torch.Tensor, tape: list, grad_features: torch.Tensor, input_grad: bool
+                           ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        r"""From the outputs' ``(D_out, N)`` gradient :math:`g`: the inputs' (when ``input_grad``) and the last
+        radial layer's ``(d_L, paths)``, and the last hidden features' written into ``grad_features``, ``(L, d_L)``
+        (a band at a time, each length once and added where two chunks share it). With
+        :math:`w_e = s_e D_e^\top g_{d(e)}` and :math:`u_e` the kept rotated inputs, a band's
+        :math:`\partial T_{(jo)} = \sum_e u_{e,j} w_{e,o}`, :math:`\partial x_{s(e)} \mathrel{+}= D_e \sum_o T_{e,(jo)} w_{e,o}`;
+        then :math:`\partial a_L = \partial T^\top V^\top`, :math:`\partial V = a_L^\top \partial T^\top` (the
+        length 0 through its own :math:`V`) and :math:`\partial W_L = s_L\, \partial V M\, \mathrm{diag}(c)`."""
         table = self.tables[k]
-        kept = tape.pop()
-        grad_tables = torch.zeros_like(frame_tables)
+        regular, at_zero = folded
+        kept, bands = tape.pop()
+        grad_regular = torch.zeros_like(regular)
+        grad_at_zero = torch.zeros(regular.shape[1], dtype=grad.dtype)
         grad_x = torch.zeros(table.d_in, self.num_points, dtype=grad.dtype) if input_grad else None
-        for e in self.chunks:
-            lengths = self.length_index[e]
+        written = 0  # lengths below have their gradient
+        for c, e in enumerate(self.chunks):
+            (low, high), columns, zero = self.bands[c], self.columns[c], self.zero_at[c]
             w = table.layout_out.to_frame(grad.index_select(1, self.destination[e]), self.alpha, self.beta, e)
             w = (w * self.scale[e]).index_select(0, table.output_of)
-            grad_tables.index_add_(1, lengths, kept[:, e].index_select(0, table.input_of) * w)
+            grad_band = torch.zeros(len(table.input_of), high - low, dtype=grad.dtype)
+            grad_band.index_add_(1, columns, kept[:, e].index_select(0, table.input_of) * w)
+            at_length_zero = None
+            if zero is not None:
+                grad_at_zero += grad_band[:, zero]
+                at_length_zero = at_zero @ grad_band[:, zero]
+                grad_band[:, zero] = 0.0
+            band = grad_band.T @ regular.T
+            if zero is not None:
+                band[zero] = at_length_zero
+            shared = written - low  # 0 or 1: the first length is the previous chunk's last
+            grad_features[low:written] += band[:shared]
+            grad_features[written:high] = band[shared:]
+            written = high
+            grad_regular.addmm_(hidden[low:high].T, grad_band.T)
             if grad_x is not None:
-                products = frame_tables.index_select(1, lengths) * w
+                products = bands[c].index_select(1, columns) * w
                 rotated = torch.zeros(table.d_in, e.stop - e.start, dtype=grad.dtype).index_add_(0, table.input_of, products)
                 grad_x.index_add_(1, self.source[e], table.layout_in.from_frame(rotated, self.alpha, self.beta, e))
-        return grad_x, grad_tables
+        grad_weight = grad_regular @ (table.mixing * table.factor)
+        if self.zero_row is not None:
+            grad_weight += torch.outer(hidden[self.zero_row], grad_at_zero) @ (table.mixing * table.factor_at_zero)
+        return grad_x, grad_weight * self.radial.last_scale
 
     def forward(self, weights: list[torch.Tensor], features: torch.Tensor, tape: list | None = None) -> torch.Tensor:
         """``(N, D_in)`` features to ``(N, D_out)`` outputs (a transposed view); with a ``tape``, what
@@ -268,47 +290,32 @@ class Rotated:
         x = features.T.contiguous()
         for k in range(len(self.tables)):
             folded = self._last_layers(k, weights[-1])
-            if tape is not None and hidden is not None:
-                frame_tables = self._frame_tables(hidden[k], folded, self.zero_row)
-                x = self._convolve(k, x, functools.partial(torch.index_select, frame_tables, 1), tape)
-                tape.append((folded, frame_tables, hidden[k]))
+            if hidden is not None:
+                x = self._convolve(k, x, lambda c: self._band_table(c, hidden[k][slice(*self.bands[c])], folded), tape)
+                tape.append((folded, hidden[k]))
             else:
-                x = self._convolve(k, x, functools.partial(self._band_tables, weights, k, folded), None)
+                mlp = [w[k:k + 1] for w in weights]
+                x = self._convolve(k, x, lambda c: self._band_table(
+                    c, self.radial.features(mlp, self.basis[k:k + 1, slice(*self.bands[c])])[0], folded), None)
             if k < len(self.gates):
                 x = self.gates[k].unscaled(x, tape)
         return x.T
 
     def loss_and_gradient(self, weights: list[torch.Tensor], features: torch.Tensor, goal: torch.Tensor,
                           grad_weights: list[torch.Tensor]) -> torch.Tensor:
-        r"""Mean squared error between the vertices' outputs and ``goal`` ``(N, D_out)``; its gradient with
-        respect to the weights is written into the views ``grad_weights``. From each convolution's
-        :math:`\partial T`: :math:`\partial a_L = \partial T^\top V^\top`, :math:`\partial V = a_L^\top
-        \partial T^\top` (the length 0 through its own :math:`V`), :math:`\partial W_L = s_L\, \partial V M\, \mathrm{diag}(c)`."""
+        """Mean squared error between the vertices' outputs and ``goal`` ``(N, D_out)``; its gradient with
+        respect to the weights is written into the views ``grad_weights``."""
         tape: list = []
         loss, grad = self.graph.squared_error(self.forward(weights, features, tape), goal)
         grad = grad.T
         grad_last = grad_weights[-1].zero_()
-        grad_hidden = None
+        grad_hidden = torch.empty(len(self.tables), self.basis.shape[1], grad_last.shape[1], dtype=grad.dtype)
         for k in reversed(range(len(self.tables))):
-            table = self.tables[k]
             if k < len(self.gates):
                 grad = self.gates[k].backward(grad, tape)
-            (regular, at_zero), frame_tables, hidden = tape.pop()
-            grad_x, grad_tables = self._convolve_backward(k, grad, frame_tables, tape, input_grad=k > 0)
-            grad_at_zero = None
-            if self.zero_row is not None:
-                grad_at_zero = grad_tables[:, self.zero_row].clone()
-                grad_tables[:, self.zero_row] = 0.0
-            grad_features = grad_tables.T @ regular.T
-            grad_regular = hidden.T @ grad_tables.T
-            grad_weight = grad_regular @ (table.mixing * table.factor)
-            if grad_at_zero is not None:
-                grad_features[self.zero_row] = at_zero @ grad_at_zero
-                grad_weight += torch.outer(hidden[self.zero_row], grad_at_zero) @ (table.mixing * table.factor_at_zero)
-            grad_last[k, :, :table.num_paths] = grad_weight * self.radial.last_scale
-            if grad_hidden is None:
-                grad_hidden = torch.zeros(len(self.tables), *hidden.shape, dtype=hidden.dtype)
-            grad_hidden[k] = grad_features
+            folded, hidden = tape.pop()
+            grad_x, grad_last[k, :, :self.tables[k].num_paths] = self._convolve_backward(
+                k, grad, folded, hidden, tape, grad_hidden[k], input_grad=k > 0)
             if grad_x is not None:  # the previous layer's outputs
                 grad = grad_x
         self.radial.features_backward(weights, tape, grad_hidden, grad_weights)
