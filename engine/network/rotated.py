@@ -218,16 +218,15 @@ class Rotated:
                   tape: list | None) -> torch.Tensor:
         r"""``(D_in, N)`` features to ``(D_out, N)``: :math:`x'_i = \sum_{e \to i} s_e D_e T_e D_e^\top x_{s(e)}`,
         ``band_table(c)`` giving chunk ``c``'s :meth:`_band_table`; with a ``tape`` the rotated inputs
-        :math:`D_e^\top x_{s(e)}`, ``(D_in, E)``, and the band tables are kept."""
+        :math:`D_e^\top x_{s(e)}` and the band tables are kept, a pair of lists by chunk."""
         table = self.tables[k]
         summed = torch.zeros(table.d_out, self.num_points, dtype=x.dtype)
-        kept = torch.empty(table.d_in, self.num_edges, dtype=x.dtype) if tape is not None else None
-        bands = []
+        kept, bands = [], []
         for c, e in enumerate(self.chunks):
             rotated = table.layout_in.to_frame(x.index_select(1, self.source[e]), self.alpha, self.beta, e)
             tables = band_table(c)
-            if kept is not None:
-                kept[:, e] = rotated
+            if tape is not None:
+                kept.append(rotated)
                 bands.append(tables)
             products = rotated.index_select(0, table.input_of) * tables.index_select(1, self.columns[c])
             messages = torch.zeros(table.d_out, e.stop - e.start, dtype=x.dtype).index_add_(0, table.output_of, products)
@@ -259,7 +258,7 @@ class Rotated:
             w = table.layout_out.to_frame(grad.index_select(1, self.destination[e]), self.alpha, self.beta, e)
             w = (w * self.scale[e]).index_select(0, table.output_of)
             grad_band = torch.zeros(len(table.input_of), high - low, dtype=grad.dtype)
-            grad_band.index_add_(1, columns, kept[:, e].index_select(0, table.input_of) * w)
+            grad_band.index_add_(1, columns, kept[c].index_select(0, table.input_of) * w)
             at_length_zero = None
             if zero is not None:
                 grad_at_zero += grad_band[:, zero]
