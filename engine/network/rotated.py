@@ -259,14 +259,11 @@ class Rotated:
             w = (w * self.scale[e]).index_select(0, table.output_of)
             grad_band = torch.zeros(len(table.input_of), high - low, dtype=grad.dtype)
             grad_band.index_add_(1, columns, kept[c].index_select(0, table.input_of) * w)
-            at_length_zero = None
-            if zero is not None:
-                grad_at_zero += grad_band[:, zero]
-                at_length_zero = at_zero @ grad_band[:, zero]
-                grad_band[:, zero] = 0.0
             band = grad_band.T @ regular.T
-            if zero is not None:
-                band[zero] = at_length_zero
+            if zero is not None:  # the length 0 through its own V
+                band[zero] = at_zero @ grad_band[:, zero]
+                grad_at_zero += grad_band[:, zero]
+                grad_band[:, zero] = 0.0
             shared = written - low  # 0 or 1: the first length is the previous chunk's last
             grad_features[low:written] += band[:shared]
             grad_features[written:high] = band[shared:]
@@ -289,7 +286,7 @@ class Rotated:
         x = features.T.contiguous()
         for k in range(len(self.tables)):
             folded = self._last_layers(k, weights[-1])
-            if hidden is not None:
+            if tape is not None and hidden is not None:
                 x = self._convolve(k, x, lambda c: self._band_table(c, hidden[k][slice(*self.bands[c])], folded), tape)
                 tape.append((folded, hidden[k]))
             else:
