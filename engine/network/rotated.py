@@ -23,16 +23,17 @@ edge's length:
 
 with :math:`c_l(r) = \sqrt{2l+1}` (:math:`\delta_{l0}` at :math:`r = 0`): about 176 non-zeros for
 lmax 5, against the 1,296-entry outer product and 3,100-entry table of :mod:`.planned`, and
-computed once per distinct length, not per edge, straight from the radial MLP's last hidden
-layer (:math:`T^\top = a_L V`, the last layer folded into :math:`V`). The same function,
-exactly: only the order of the sums changes.
+computed once per distinct length, not per edge: :math:`T = M\, \mathrm{diag}(c)\, R^\top` with
+:math:`M` sparse (377 non-zeros for 99 paths). The same function, exactly: only the order of
+the sums changes.
 
 :math:`D_e = e^{\alpha X_y} P e^{\beta X_y} P^\top` with :math:`P` the Wigner matrix of a
 quarter turn about :math:`z`, so a rotation is two turns about the polar axis (:func:`turn`,
-two numbers per component) and two products by one constant matrix: per edge only
+two numbers per component) and two products by one constant sparse matrix: per edge only
 :math:`\cos m\alpha, \sin m\alpha, \cos m\beta, \sin m\beta` are kept. Edges are ordered by
-length, so that a chunk's tables are a narrow band of the per-length ones, and taken in chunks;
-the backward pass is derived by hand from the rotated inputs kept by the forward pass.
+length and taken in chunks, so that a chunk's lengths are a narrow band: its tables (and their
+gradient) are computed on that band where they are used; the backward pass is derived by hand
+from the rotated inputs kept by the forward pass.
 """
 
 from __future__ import annotations
@@ -138,9 +139,9 @@ class Layout:
 
 
 class _FrameTable:
-    r"""One convolution in the edge frame: the non-zeros :math:`(j, o)` of :math:`T`, the dense
-    ``(nnz, paths)`` matrix :math:`M` with :math:`T = M (R_p c_{l_f(p)})_p`, and the factors
-    :math:`c_{l_f(p)}` of a non-zero and of a zero edge vector."""
+    r"""One convolution in the edge frame: the non-zeros :math:`(j, o)` of :math:`T` and the
+    ``(nnz, paths)`` matrix :math:`M\, \mathrm{diag}(c)` with :math:`T = M (R_p c_{l_f(p)})_p`, sparse (about
+    two non-zeros a row) and its transpose, and dense for a zero edge vector's factors."""
 
     def __init__(self, convolution: Convolution, lmax: int, dtype: torch.dtype,
                  input_scale: tuple[float, ...] | None):
@@ -161,10 +162,10 @@ class _FrameTable:
         self.input_of, self.output_of = pairs[:, 0].contiguous(), pairs[:, 1].contiguous()
         mixing = torch.zeros(len(entries), convolution.num_paths, dtype=torch.float64)
         mixing.index_put_((torch.tensor(rows), torch.tensor(columns)), torch.tensor(values), accumulate=True)
-        self.mixing = mixing.to(dtype)
         l_edge = torch.tensor([p.l_edge for p in convolution.paths], dtype=torch.float64)
-        self.factor = (2 * l_edge + 1).sqrt().to(dtype)
-        self.factor_at_zero = (l_edge == 0).to(dtype)
+        regular = (mixing * (2 * l_edge + 1).sqrt()).to(dtype)
+        self.mixing, self.mixing_t = regular.to_sparse(), regular.T.to_sparse()
+        self.mixing_at_zero = (mixing * (l_edge == 0)).to(dtype)
         self.num_paths = convolution.num_paths
         self.layout_in, self.layout_out = Layout(ins, lmax, dtype), Layout(outs, lmax, dtype)
         self.d_in, self.d_out = int(in_at[-1]), int(out_at[-1])
@@ -196,22 +197,22 @@ class Rotated:
         self.zero_at = [self.zero_row - low if self.zero_row is not None and low <= self.zero_row < high else None
                         for low, high in self.bands]
 
-    def _last_layers(self, k: int, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Convolution ``k``'s last radial layer folded into its frame table, ``(d_L, nnz)`` each:
-        :math:`T(r)^\top = a_L(r)\, V` with :math:`V = s_L W_L\, \mathrm{diag}(c)\, M^\top`, for a
-        non-zero length and for length 0, from the padded ``(K, d_L, max paths)`` last weights."""
-        table = self.tables[k]
-        weight = last[k, :, :table.num_paths] * self.radial.last_scale
-        return weight @ (table.factor[:, None] * table.mixing.T), weight @ (table.factor_at_zero[:, None] * table.mixing.T)
+    def _last_layer(self, k: int, last: torch.Tensor) -> torch.Tensor:
+        """Convolution ``k``'s last radial layer :math:`s_L W_L`, ``(d_L, paths)``, from the padded
+        ``(K, d_L, max paths)`` last weights."""
+        return last[k, :, :self.tables[k].num_paths] * self.radial.last_scale
 
-    def _band_table(self, c: int, features: torch.Tensor, folded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """:math:`T` on chunk ``c``'s band of distinct lengths, ``(nnz, high - low)``, from their ``(high - low, d_L)``
-        last hidden features and :meth:`_last_layers` (the length 0 through its own)."""
-        regular, at_zero = folded
-        tables = regular.T @ features.T
+    def _band_table(self, k: int, c: int, features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        r""":math:`T` of convolution ``k`` on chunk ``c``'s band of distinct lengths, ``(nnz, high - low)``,
+        from their ``(high - low, d_L)`` last hidden features and :meth:`_last_layer`:
+        :math:`T = M\, \mathrm{diag}(c)\, R^\top` with :math:`R^\top = (s_L W_L)^\top a_L^\top` (the length 0
+        through its own factors)."""
+        table = self.tables[k]
+        radial = weight.T @ features.T
+        tables = table.mixing @ radial
         zero = self.zero_at[c]
         if zero is not None:
-            tables[:, zero] = at_zero.T @ features[zero]
+            tables[:, zero] = table.mixing_at_zero @ radial[:, zero]
         return tables
 
     def _convolve(self, k: int, x: torch.Tensor, band_table: Callable[[int], torch.Tensor],
@@ -236,21 +237,19 @@ class Rotated:
             tape.append((kept, bands))
         return summed
 
-    def _convolve_backward(self, k: int, grad: torch.Tensor, folded: tuple[torch.Tensor, torch.Tensor],
-                           hidden: torch.Tensor, tape: list, grad_features: torch.Tensor, input_grad: bool
+    def _convolve_backward(self, k: int, grad: torch.Tensor, weight: torch.Tensor, hidden: torch.Tensor,
+                           tape: list, grad_features: torch.Tensor, input_grad: bool
                            ) -> tuple[torch.Tensor | None, torch.Tensor]:
         r"""From the outputs' ``(D_out, N)`` gradient :math:`g`: the inputs' (when ``input_grad``) and the last
         radial layer's ``(d_L, paths)``, and the last hidden features' written into ``grad_features``, ``(L, d_L)``
         (a band at a time, each length once and added where two chunks share it). With
         :math:`w_e = s_e D_e^\top g_{d(e)}` and :math:`u_e` the kept rotated inputs, a band's
         :math:`\partial T_{(jo)} = \sum_e u_{e,j} w_{e,o}`, :math:`\partial x_{s(e)} \mathrel{+}= D_e \sum_o T_{e,(jo)} w_{e,o}`;
-        then :math:`\partial a_L = \partial T^\top V^\top`, :math:`\partial V = a_L^\top \partial T^\top` (the
-        length 0 through its own :math:`V`) and :math:`\partial W_L = s_L\, \partial V M\, \mathrm{diag}(c)`."""
+        then :math:`\partial R^\top = \mathrm{diag}(c) M^\top \partial T`, :math:`\partial a_L = \partial R\, (s_L W_L)^\top`
+        and :math:`\partial W_L = s_L\, a_L^\top \partial R`."""
         table = self.tables[k]
-        regular, at_zero = folded
         kept, bands = tape.pop()
-        grad_regular = torch.zeros_like(regular)
-        grad_at_zero = torch.zeros(regular.shape[1], dtype=grad.dtype)
+        grad_weight = torch.zeros_like(weight)
         grad_x = torch.zeros(table.d_in, self.num_points, dtype=grad.dtype) if input_grad else None
         written = 0  # lengths below have their gradient
         for c, e in enumerate(self.chunks):
@@ -259,23 +258,19 @@ class Rotated:
             w = (w * self.scale[e]).index_select(0, table.output_of)
             grad_band = torch.zeros(len(table.input_of), high - low, dtype=grad.dtype)
             grad_band.index_add_(1, columns, kept[c].index_select(0, table.input_of) * w)
-            band = grad_band.T @ regular.T
-            if zero is not None:  # the length 0 through its own V
-                band[zero] = at_zero @ grad_band[:, zero]
-                grad_at_zero += grad_band[:, zero]
-                grad_band[:, zero] = 0.0
+            grad_radial = table.mixing_t @ grad_band
+            if zero is not None:
+                grad_radial[:, zero] = table.mixing_at_zero.T @ grad_band[:, zero]
+            band = grad_radial.T @ weight.T
             shared = written - low  # 0 or 1: the first length is the previous chunk's last
             grad_features[low:written] += band[:shared]
             grad_features[written:high] = band[shared:]
             written = high
-            grad_regular.addmm_(hidden[low:high].T, grad_band.T)
+            grad_weight.addmm_(hidden[low:high].T, grad_radial.T)
             if grad_x is not None:
                 products = bands[c].index_select(1, columns) * w
                 rotated = torch.zeros(table.d_in, e.stop - e.start, dtype=grad.dtype).index_add_(0, table.input_of, products)
                 grad_x.index_add_(1, self.source[e], table.layout_in.from_frame(rotated, self.alpha, self.beta, e))
-        grad_weight = grad_regular @ (table.mixing * table.factor)
-        if self.zero_row is not None:
-            grad_weight += torch.outer(hidden[self.zero_row], grad_at_zero) @ (table.mixing * table.factor_at_zero)
         return grad_x, grad_weight * self.radial.last_scale
 
     def forward(self, weights: list[torch.Tensor], features: torch.Tensor, tape: list | None = None) -> torch.Tensor:
@@ -285,14 +280,14 @@ class Rotated:
         hidden = self.radial.features(weights, self.basis, tape) if tape is not None else None
         x = features.T.contiguous()
         for k in range(len(self.tables)):
-            folded = self._last_layers(k, weights[-1])
+            weight = self._last_layer(k, weights[-1])
             if tape is not None and hidden is not None:
-                x = self._convolve(k, x, lambda c: self._band_table(c, hidden[k][slice(*self.bands[c])], folded), tape)
-                tape.append((folded, hidden[k]))
+                x = self._convolve(k, x, lambda c: self._band_table(k, c, hidden[k][slice(*self.bands[c])], weight), tape)
+                tape.append((weight, hidden[k]))
             else:
                 mlp = [w[k:k + 1] for w in weights]
                 x = self._convolve(k, x, lambda c: self._band_table(
-                    c, self.radial.features(mlp, self.basis[k:k + 1, slice(*self.bands[c])])[0], folded), None)
+                    k, c, self.radial.features(mlp, self.basis[k:k + 1, slice(*self.bands[c])])[0], weight), None)
             if k < len(self.gates):
                 x = self.gates[k].unscaled(x, tape)
         return x.T
@@ -309,9 +304,9 @@ class Rotated:
         for k in reversed(range(len(self.tables))):
             if k < len(self.gates):
                 grad = self.gates[k].backward(grad, tape)
-            folded, hidden = tape.pop()
+            weight, hidden = tape.pop()
             grad_x, grad_last[k, :, :self.tables[k].num_paths] = self._convolve_backward(
-                k, grad, folded, hidden, tape, grad_hidden[k], input_grad=k > 0)
+                k, grad, weight, hidden, tape, grad_hidden[k], input_grad=k > 0)
             if grad_x is not None:  # the previous layer's outputs
                 grad = grad_x
         self.radial.features_backward(weights, tape, grad_hidden, grad_weights)
