@@ -19,6 +19,12 @@ RADIAL_TABLE_SIZE = 4096
 RADIAL_BAND = 512
 
 
+def _scaled_bmm(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
+    r""":math:`\alpha\, a b` for batches of matrices, the scale inside the product: scaling a weight
+    or a product in a pass of its own cost more than the product itself on a few lengths."""
+    return torch.baddbmm(a.new_empty(a.shape[0], a.shape[1], b.shape[2]), a, b, beta=0.0, alpha=alpha)
+
+
 class RadialMLPs(torch.nn.Module):
     r"""Path weights of every convolution from the radial basis, all MLPs in one batch.
 
@@ -62,12 +68,11 @@ class RadialMLPs(torch.nn.Module):
         and the views ``weights`` (:meth:`unflatten`; the last layer is not read), a band of
         :data:`RADIAL_BAND` lengths at a time through every layer; with a ``tape``, what
         :meth:`features_backward` needs is pushed on it."""
-        scaled = [weight * alpha for weight, alpha in zip(weights[:-1], self.alphas)]
         bands, kept = [], []
         for start in range(0, basis.shape[1], RADIAL_BAND):
             a = basis[:, start:start + RADIAL_BAND]
-            for weight in scaled:  # z = a (s W), a' = phi(z)
-                z = torch.bmm(a, weight)
+            for weight, alpha in zip(weights[:-1], self.alphas):  # z = s a W, a' = phi(z)
+                z = _scaled_bmm(a, weight, alpha)
                 if tape is not None:
                     kept.append((a, z))
                 a = softplus(z)
@@ -106,19 +111,14 @@ class RadialMLPs(torch.nn.Module):
         :math:`da = s\, dz\, W^\top`, :math:`dz = \phi'(z)\, da`."""
         kept = tape.pop()
         layers = len(weights) - 1
-        scaled_t = [(weight * alpha).transpose(1, 2) for weight, alpha in zip(weights[:-1], self.alphas)]
-        for grad_weight in grad_weights[:-1]:
-            grad_weight.zero_()
         for band, start in enumerate(range(0, grad_a.shape[1], RADIAL_BAND)):
             grad = grad_a[:, start:start + RADIAL_BAND]
             for j in reversed(range(layers)):
                 a, z = kept[band * layers + j]
                 grad_z = softplus_backward(grad, z)
-                grad_weights[j].baddbmm_(a.transpose(1, 2), grad_z)
+                grad_weights[j].baddbmm_(a.transpose(1, 2), grad_z, beta=1.0 if band else 0.0, alpha=self.alphas[j])
                 if j > 0:
-                    grad = torch.bmm(grad_z, scaled_t[j])
-        for grad_weight, alpha in zip(grad_weights[:-1], self.alphas):
-            grad_weight.mul_(alpha)
+                    grad = _scaled_bmm(grad_z, weights[j].transpose(1, 2), self.alphas[j])
 
     def forward(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         """``(L, number_of_basis)`` to one ``(L, paths_k)`` tensor per convolution, differentiable
