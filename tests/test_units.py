@@ -75,7 +75,7 @@ def test_schedule_decays_from_lr_to_its_final_share():
 
 
 def test_budget_bounds_the_work():
-    assert budget(16) == 2000 and budget(10**6) == 400
+    assert budget(16) == 2000 and budget(10**6) == 500
     assert budget(8_000) == 500 < budget(4_000) == 1000 < 2000
     assert api.training_budget(10_000) == budget(10_000)
 
