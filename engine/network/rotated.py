@@ -39,7 +39,6 @@ from the rotated inputs kept by the forward pass.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Callable
 
 import numpy as np
