@@ -109,6 +109,7 @@ class Graph:
     Attributes
     ----------
     num_vertices, num_points : the point set's points, and with the hub
+    positions : ``(num_points, 3)`` float64 array, the hub's last
     source, destination : ``(E,)`` long tensors
     vectors : ``(E, 3)`` edge vectors :math:`\vec r_{ij}`
     lengths : ``(E,)`` edge lengths as the radial basis sees them: a hub edge's
@@ -138,7 +139,7 @@ class Graph:
         through_hub = np.zeros(len(source), dtype=bool)
         if hub:
             positions, source, destination, through_hub = with_hub(positions, source, destination)
-        self.num_points, self.hub = len(positions), hub
+        self.num_points, self.hub, self.positions = len(positions), hub, positions
         self.source = torch.as_tensor(source)
         self.destination = torch.as_tensor(destination)
         vectors = torch.as_tensor(positions[source] - positions[destination], dtype=dtype)

@@ -2,6 +2,8 @@
 
 import copy
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -286,6 +288,15 @@ def test_copy_weights_copies_every_parameter(float64_default):
 # --- edge-frame executor == plain e3nn -------------------------------------------------------
 
 
+@pytest.fixture(params=["by-length", "by-place"])
+def edge_order(request, monkeypatch):
+    """The edge-frame executor's edges by length, or by place at any size."""
+    by_place = request.param == "by-place"
+    monkeypatch.setattr(engine.network.rotated, "LOCAL_FROM_POINTS", 0 if by_place else 10**9)
+    monkeypatch.setattr(engine.network.rotated, "PLACE_TABLE_FACTOR", math.inf)
+    return by_place
+
+
 def _rotated(network, positions, monkeypatch):
     """The edge-frame executor on ``positions``, edges in several chunks."""
     monkeypatch.setattr(engine.network.rotated, "EDGE_CHUNK", 5)
@@ -296,7 +307,7 @@ def _rotated(network, positions, monkeypatch):
 @pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
                          ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}{'-hub' if c.has_hub else ''}-{i}"
                               for c, i in REFERENCE_CASES])
-def test_rotated_equals_plain_e3nn(config, irreps_in, float64_default, monkeypatch):
+def test_rotated_equals_plain_e3nn(config, irreps_in, edge_order, float64_default, monkeypatch):
     """In edge frames, chunked, the outputs and every weight's gradient agree with autograd
     through ReferenceNetwork to 1e-10."""
     rng = np.random.default_rng(13)
@@ -319,7 +330,7 @@ def test_rotated_equals_plain_e3nn(config, irreps_in, float64_default, monkeypat
 
 
 @pytest.mark.parametrize("inversion", [False, True], ids=["rotation", "inversion"])
-def test_rotated_is_equivariant(inversion, float64_default, monkeypatch):
+def test_rotated_is_equivariant(inversion, edge_order, float64_default, monkeypatch):
     """out(D_in x, R pos) == D_out out(x, pos) in edge frames, to 1e-10."""
     generator = torch.Generator().manual_seed(5)
     network = make_network(ModelConfig(radius=1.6), "0e+2e")
@@ -333,6 +344,22 @@ def test_rotated_is_equivariant(inversion, float64_default, monkeypatch):
     turned = graph.vertices(executor.forward(theta, graph.padded(x @ D(network.irreps_in, R).T)))
     assert out.abs().max() > 1e-3
     assert (turned - out @ D(network.irreps_out, R).T).abs().max() <= 1e-10 * scale(out)
+
+
+def test_edges_run_by_place_unless_that_tabulates_many_more_lengths(monkeypatch):
+    """From LOCAL_FROM_POINTS points the edges run by place, a few neighbourhoods a chunk; a
+    mirror-symmetric cloud, whose equal lengths lie apart, keeps them by length."""
+    monkeypatch.setattr(engine.network.rotated, "LOCAL_FROM_POINTS", 100)
+    monkeypatch.setattr(engine.network.rotated, "EDGE_CHUNK", 64)
+    network = make_network(ModelConfig(radius=0.5), "0e")
+    cloud = np.random.default_rng(3).uniform(0.0, 1.5, size=(150, 3))
+    mirrored = np.concatenate([cloud, cloud * [-1.0, 1.0, 1.0]])
+    executors = {name: Rotated(network, Graph.of(network.config, p))
+                 for name, p in [("small", cloud[:90]), ("cloud", cloud), ("mirrored", mirrored)]}
+    assert [e.by_place for e in executors.values()] == [False, True, False]
+    by_place = executors["cloud"]
+    spans = [int(by_place.source[e].max() - by_place.source[e].min()) for e in by_place.chunks]
+    assert np.median(spans) < by_place.num_points / 2  # a chunk's sources are near in memory (by length: about all)
 
 
 def test_frames_turn_each_edge_onto_the_polar_axis(float64_default):
@@ -399,7 +426,7 @@ def test_streamed_path_is_exactly_equivariant():
 @pytest.mark.parametrize("config, irreps_in", REFERENCE_CASES,
                          ids=[f"{c.output}-l{c.lmax}-{'r' if c.radius else 'all'}{'-hub' if c.has_hub else ''}-{i}"
                               for c, i in REFERENCE_CASES])
-def test_large_graph_inference_equals_plain_e3nn(config, irreps_in, float64_default, monkeypatch):
+def test_large_graph_inference_equals_plain_e3nn(config, irreps_in, edge_order, float64_default, monkeypatch):
     """Inference on graphs above MAX_PLANNED_EDGES runs in edge frames, each chunk evaluating the
     radial MLPs on its own band of lengths: equal to plain e3nn to 1e-10, a coincident pair of
     points included."""
