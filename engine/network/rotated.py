@@ -192,7 +192,6 @@ class Rotated:
     def __init__(self, network, graph: Graph):
         dtype = graph.scale.dtype
         self.radial = network.radial
-        self.basis = self.radial.stacked_basis(graph.embedding)
         self.graph, self.num_points, self.num_edges = graph, graph.num_points, graph.num_edges
         # points renumbered along a z-order curve, so that near points are near in memory
         self.order = torch.as_tensor(z_order(graph.positions))  # graph point of each new number
@@ -210,7 +209,14 @@ class Rotated:
         # and the column of length 0 (self-loops), if any
         rows = len(graph.embedding)
         starts = torch.bincount(distinct // rows, minlength=len(self.chunks)).cumsum(0)[:-1].tolist()
-        self.lengths = list((distinct % rows).tensor_split(starts))
+        # the distinct lengths renumbered as the chunks first take them: a chunk reads its rows of the
+        # MLPs' features nearly in sequence
+        row_of = distinct % rows
+        first = torch.full((rows,), len(row_of)).scatter_reduce_(0, row_of, torch.arange(len(row_of)), "amin")
+        taken = torch.argsort(first)  # graph row of each new number
+        self.basis = self.radial.stacked_basis(graph.embedding[taken])
+        renumbered = torch.empty_like(taken).index_copy_(0, taken, torch.arange(rows))
+        self.lengths = list(renumbered[row_of].tensor_split(starts))
         starts = [0] + starts
         self.columns = [column[e] - start for e, start in zip(self.chunks, starts)]
         self.zero_at: list[int | None] = [None] * len(self.chunks)
