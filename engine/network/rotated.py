@@ -52,8 +52,9 @@ from .structure import Convolution, expanded
 __all__ = ["EDGE_CHUNK", "Rotated", "Turns", "Layout", "frames", "z_order"]
 
 # from this many points the edges run by place, if that tabulates at most this factor more lengths
-# (a training step on 10,000 points 7 % faster, on 500 and 2,000 3-5 % slower; prediction on 100,000 12-33 % faster)
-LOCAL_FROM_POINTS, PLACE_TABLE_FACTOR = 5_000, 1.25
+# (a training step on 10,000 points 5-8 % faster, 2,000 even; prediction on 1,000,000 points 95 -> 71 s, where
+# float32 rounding makes 1.29x as many lengths to tabulate by place; a mirror-symmetric cloud by place: 1.8x, 13-17 % slower)
+LOCAL_FROM_POINTS, PLACE_TABLE_FACTOR = 5_000, 1.5
 EDGE_CHUNK = 2048  # edges per chunk: a chunk's tables stay in cache (a 500-point step 0.060 s at 8,192, 0.054 s here)
 
 
