@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sys
+import tokenize
 
 import numpy as np
 
@@ -51,7 +52,9 @@ def _reading(path: str, what: str):
         raise
     except RecursionError:
         raise InputError(f"{name}: cannot read {what} (lists nested too deeply)") from None
-    except (OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError) as error:
+    # numpy reads a .npy header with Python's tokenizer: a broken one may raise its TokenError
+    except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, OverflowError, MemoryError,
+            TypeError) as error:
         detail = shown(str(error) or type(error).__name__)[:200]
         raise InputError(f"{name}: cannot read {what} ({detail})") from None
 
