@@ -213,24 +213,26 @@ JAX_PYTHON = os.path.join(ROOT, ".venv-jax", "bin", "python")
 
 
 def _jax_problem(points: int, folder: str) -> str:
-    """Write one problem of :data:`MESH_SIZES` for ``scripts/bench_jax.py``: the engine's graph
-    (edges, envelope, neighbour counts), features, target signals and settings; returns the path."""
+    """Write one problem of :data:`MESH_SIZES` for ``scripts/bench_jax.py``: the engine's graph as
+    it is, hub included (positions, edges, the lengths the basis sees, envelopes, neighbour counts),
+    features, the vertices' target signals and settings; returns the path."""
     import numpy as np
     import torch
 
-    from engine.graph import edges, envelope
+    from engine.graph import Graph
     from engine.network import hidden_irreps
     from engine.signals import encode
 
     config, start, target = _mesh_problem(points)
-    source, destination = edges(start, config.radius)
-    weights = envelope(torch.as_tensor(np.linalg.norm(start[source] - start[destination], axis=1)), config.radius)
-    neighbours = np.bincount(destination, weights=weights.numpy(), minlength=len(start))
-    settings = {**config.to_dict(), "irreps_in": "0e", "irreps_out": str(hidden_irreps(config.lmax))}
+    graph = Graph.of(config, start)
+    weights = graph.scale * graph.neighbours[graph.destination]  # each edge's envelope, 1 through the hub
+    settings = {**config.to_dict(), "max_radius": graph.max_radius, "irreps_in": "0e",
+                "irreps_out": str(hidden_irreps(config.lmax))}
     path = os.path.join(folder, f"problem_{points}.npz")
-    np.savez(path, positions=start, source=source, destination=destination, envelope=weights.numpy(),
-             neighbours=neighbours, features=np.ones((len(start), 1)), goal=encode(target - start, config.lmax),
-             settings=json.dumps(settings))
+    np.savez(path, positions=graph.positions, source=graph.source.numpy(), destination=graph.destination.numpy(),
+             lengths=graph.lengths.numpy(), envelope=weights.numpy(), neighbours=graph.neighbours.numpy(),
+             features=graph.padded(torch.ones(len(start), 1, dtype=torch.float64)).numpy(),
+             goal=encode(target - start, config.lmax), settings=json.dumps(settings))
     return path
 
 
@@ -348,7 +350,7 @@ def mesh_section(runs: int = 2, threads: int = 0, busy: bool = False, sizes: lis
         for name, points in MESH_SIZES.items():
             if sizes and name.split()[0] not in sizes:
                 continue
-            steps = 200 if points == 4 else (3 if points >= 10_000 else 5)
+            steps = 200 if points == 4 else (6 if points >= 10_000 else 10)  # the first steps still fault memory in
             sides: dict = {"baseline": [], "engine": [], "jax": []}
             for run in range(runs):
                 for side in ("baseline", "engine"):
