@@ -221,7 +221,7 @@ class Rotated:
         starts = [0] + starts
         self.columns = [column[e] - start for e, start in zip(self.chunks, starts)]
         self.zero_at: list[int | None] = [None] * len(self.chunks)
-        for i in (distinct % rows == graph.length_index[graph.lengths == 0][:1]).nonzero()[:, 0].tolist():
+        for i in (row_of == graph.length_index[graph.lengths == 0][:1]).nonzero()[:, 0].tolist():  # row of length 0
             c = int(distinct[i]) // rows
             self.zero_at[c] = i - starts[c]
 
