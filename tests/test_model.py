@@ -1,7 +1,6 @@
 """The network: E(3) equivariance, permutation equivariance, and agreement with plain e3nn."""
 
 import copy
-
 import math
 
 import numpy as np

@@ -52,8 +52,9 @@ from .structure import Convolution, expanded
 __all__ = ["EDGE_CHUNK", "Rotated", "Turns", "Layout", "frames", "z_order"]
 
 # from this many points the edges run by place, if that tabulates at most this factor more lengths
-# (a training step on 10,000 points 5-8 % faster, 2,000 even; prediction on 1,000,000 points 95 -> 71 s, where
-# float32 rounding makes 1.29x as many lengths to tabulate by place; a mirror-symmetric cloud by place: 1.8x, 13-17 % slower)
+# (a training step on 10,000 points 5-8 % faster, 2,000 even; prediction on 1,000,000 points 95 -> 71 s,
+# where float32 rounding makes 1.29x as many lengths to tabulate by place; a mirror-symmetric cloud by
+# place: 1.8x, 13-17 % slower)
 LOCAL_FROM_POINTS, PLACE_TABLE_FACTOR = 5_000, 1.5
 EDGE_CHUNK = 2048  # edges per chunk: a chunk's tables stay in cache (a 500-point step 0.060 s at 8,192, 0.054 s here)
 
@@ -232,17 +233,17 @@ class Rotated:
         covers a few neighbourhoods and its gathers and scatters stay in cache; unless that gives the
         chunks many more lengths to tabulate than by length (a mirror-symmetric mesh, whose equal
         lengths lie apart). By length otherwise: each length in one chunk, or two."""
-        graph = self.graph
-        by_length = torch.argsort(graph.length_index, stable=True)
-        chunks = -(-self.num_edges // EDGE_CHUNK)
         self.by_place = False
         if self.num_points >= LOCAL_FROM_POINTS:
             pair = torch.minimum(source, destination) * self.num_points + torch.maximum(source, destination)
             by_place = torch.argsort(pair, stable=True)
             distinct = self._distinct(by_place)
-            self.by_place = len(distinct[0]) <= PLACE_TABLE_FACTOR * (len(graph.embedding) + chunks)
+            # by length each length is tabulated once, or twice where it spans two chunks
+            by_length_tables = len(self.graph.embedding) + -(-self.num_edges // EDGE_CHUNK)
+            self.by_place = len(distinct[0]) <= PLACE_TABLE_FACTOR * by_length_tables
             if self.by_place:
                 return by_place, distinct
+        by_length = torch.argsort(self.graph.length_index, stable=True)
         return by_length, self._distinct(by_length)
 
     def _distinct(self, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
