@@ -167,14 +167,29 @@ class Graph:
 
     @functools.cached_property
     def _distinct_lengths(self) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths, index = torch.unique(self.lengths, return_inverse=True)
-        return radial_basis(lengths, *self._basis), index
+        return torch.unique(self.lengths, return_inverse=True)
 
     @property
-    def embedding(self) -> torch.Tensor:
-        """The radial basis of each distinct edge length, ``(L, number_of_basis)``: all pairs of
-        :math:`N` points have at most :math:`N(N-1)/2 + 1`, as :math:`|\\vec r_{ij}| = |\\vec r_{ji}|`."""
+    def distinct_lengths(self) -> torch.Tensor:
+        """``(L,)`` the distinct edge lengths, rising: all pairs of :math:`N` points have at most
+        :math:`N(N-1)/2 + 1`, as :math:`|\\vec r_{ij}| = |\\vec r_{ji}|`."""
         return self._distinct_lengths[0]
+
+    @functools.cached_property
+    def embedding(self) -> torch.Tensor:
+        """The radial basis of each distinct edge length, ``(L, number_of_basis)``."""
+        return self.basis_of(self.distinct_lengths)
+
+    def basis_of(self, lengths: torch.Tensor) -> torch.Tensor:
+        """The radial basis of any ``(n,)`` lengths, ``(n, number_of_basis)``."""
+        return radial_basis(lengths, *self._basis)
+
+    @property
+    def basis_spacing(self) -> float:
+        r"""The basis's centre spacing :math:`\Delta`: it is smooth between the multiples of :math:`\Delta`,
+        only once differentiable at them."""
+        max_radius, number = self._basis
+        return max_radius / (number - 1)
 
     @property
     def length_index(self) -> torch.Tensor:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import engine.network.network
+import engine.network.radial_nodes
 import engine.network.rotated
 import engine.network.streamed
 from engine.network import activations
@@ -287,13 +288,15 @@ def test_copy_weights_copies_every_parameter(float64_default):
 # --- edge-frame executor == plain e3nn -------------------------------------------------------
 
 
-@pytest.fixture(params=["by-length", "by-place"])
+@pytest.fixture(params=["by-length", "by-place", "interpolated"])
 def edge_order(request, monkeypatch):
-    """The edge-frame executor's edges by length, or by place at any size."""
+    """The edge-frame executor's edges by length, or by place at any size; or by length with the radial
+    MLPs interpolated from nodes at any size."""
     by_place = request.param == "by-place"
     monkeypatch.setattr(engine.network.rotated, "LOCAL_FROM_POINTS", 0 if by_place else 10**9)
     monkeypatch.setattr(engine.network.rotated, "PLACE_TABLE_FACTOR", math.inf)
-    return by_place
+    monkeypatch.setattr(engine.network.radial_nodes, "MAX_NODE_SHARE", math.inf if request.param == "interpolated" else 0.0)
+    return request.param
 
 
 def _rotated(network, positions, monkeypatch):

@@ -24,8 +24,10 @@ edge's length:
 with :math:`c_l(r) = \sqrt{2l+1}` (:math:`\delta_{l0}` at :math:`r = 0`): about 176 non-zeros for
 lmax 5, against the 1,296-entry outer product and 3,100-entry table of :mod:`.planned`, and
 computed once per distinct length, not per edge: :math:`T = M\, \mathrm{diag}(c)\, R^\top` with
-:math:`M` sparse (377 non-zeros for 99 paths). The same function, exactly: only the order of
-the sums changes.
+:math:`M` sparse (377 non-zeros for 99 paths). The same function: only the order of the sums
+changes. The radial MLPs run at nodes (:mod:`.radial_nodes`): every distinct length, or, where
+there are many, far fewer from which a polynomial on each piece gives the lengths to the working
+precision, checked at every pass.
 
 :math:`D_e = e^{\alpha X_y} P e^{\beta X_y} P^\top` with :math:`P` the Wigner matrix of a
 quarter turn about :math:`z`, so a rotation is two turns about the polar axis (:func:`turn`,
@@ -47,6 +49,7 @@ from e3nn import o3
 
 from ..graph import Graph
 from .clebsch_gordan import clebsch_gordan
+from .radial_nodes import radial_nodes
 from .structure import Convolution, expanded
 
 __all__ = ["EDGE_CHUNK", "Rotated", "Turns", "Layout", "frames", "z_order"]
@@ -216,9 +219,11 @@ class Rotated:
         row_of = distinct % rows
         first = torch.full((rows,), len(row_of)).scatter_reduce_(0, row_of, torch.arange(len(row_of)), "amin")
         taken = torch.argsort(first)  # graph row of each new number
-        self.basis = self.radial.stacked_basis(graph.embedding[taken])
         renumbered = torch.empty_like(taken).index_copy_(0, taken, torch.arange(rows))
         self.lengths = list(renumbered[row_of].tensor_split(starts))
+        self.num_lengths = rows
+        self.nodes = radial_nodes(graph.distinct_lengths[taken], self.lengths, graph.basis_spacing,
+                                  lambda lengths: self.radial.stacked_basis(graph.basis_of(lengths)))
         starts = [0] + starts
         self.columns = [column[e] - start for e, start in zip(self.chunks, starts)]
         self.zero_at: list[int | None] = [None] * len(self.chunks)
@@ -259,13 +264,26 @@ class Rotated:
         ``(K, d_L, max paths)`` last weights."""
         return last[k, :, :self.tables[k].num_paths] * self.radial.last_scale
 
-    def _chunk_table(self, k: int, c: int, features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        r""":math:`T` of convolution ``k`` on chunk ``c``'s distinct lengths, ``(nnz, lengths)``,
-        from their ``(lengths, d_L)`` last hidden features and :meth:`_last_layer`:
-        :math:`T = M\, \mathrm{diag}(c)\, R^\top` with :math:`R^\top = (s_L W_L)^\top a_L^\top` (the length 0
-        through its own factors)."""
+    def _features(self, weights: list[torch.Tensor], tape: list | None) -> torch.Tensor:
+        """The MLPs' last hidden features at the nodes, ``(K, nodes, d_L)``, the nodes refined until they
+        interpolate the MLPs (:mod:`.radial_nodes`); with a ``tape``, what the MLPs' backward needs is pushed on it."""
+        while True:
+            kept: list = []
+            features = self.radial.features(weights, self.nodes.basis, kept if tape is not None else None)
+            finer = self.nodes.finer(features, lambda basis: self.radial.features(weights, basis))
+            if finer is None:
+                break
+            self.nodes = finer
+        if tape is not None:
+            tape.extend(kept)
+        return features
+
+    def _chunk_table(self, k: int, c: int, radial: torch.Tensor) -> torch.Tensor:
+        r""":math:`T` of convolution ``k`` on chunk ``c``'s distinct lengths, ``(nnz, lengths)``, from the
+        ``(nodes, paths)`` radial weights :math:`R = s_L a_L W_L` at the nodes: :math:`T = M\, \mathrm{diag}(c)\, (\Lambda R)^\top`
+        on the chunk's rows of the nodes' map :math:`\Lambda` (the length 0 through its own factors)."""
         table = self.tables[k]
-        radial = weight.T @ features.T
+        radial = self.nodes.chunk(c, radial).T.contiguous()
         tables = table.mixing @ radial
         zero = self.zero_at[c]
         if zero is not None:
@@ -298,15 +316,16 @@ class Rotated:
                            tape: list, grad_features: torch.Tensor, input_grad: bool
                            ) -> tuple[torch.Tensor | None, torch.Tensor]:
         r"""From the outputs' ``(D_out, N)`` gradient :math:`g`: the inputs' (when ``input_grad``) and the last
-        radial layer's ``(d_L, paths)``, and the last hidden features' written into ``grad_features``, ``(L, d_L)``
-        (a chunk at a time, added where chunks share a length). With
-        :math:`w_e = s_e D_e^\top g_{d(e)}` and :math:`u_e` the kept rotated inputs, a chunk's
-        :math:`\partial T_{(jo)} = \sum_e u_{e,j} w_{e,o}`, :math:`\partial x_{s(e)} \mathrel{+}= D_e \sum_o T_{e,(jo)} w_{e,o}`;
-        then :math:`\partial R^\top = \mathrm{diag}(c) M^\top \partial T`, :math:`\partial a_L = \partial R\, (s_L W_L)^\top`
-        and :math:`\partial W_L = s_L\, a_L^\top \partial R`."""
+        radial layer's ``(d_L, paths)``, and the last hidden features' at the nodes written into
+        ``grad_features``, ``(nodes, d_L)``. With :math:`w_e = s_e D_e^\top g_{d(e)}` and :math:`u_e` the kept
+        rotated inputs, a chunk's :math:`\partial T_{(jo)} = \sum_e u_{e,j} w_{e,o}`,
+        :math:`\partial x_{s(e)} \mathrel{+}= D_e \sum_o T_{e,(jo)} w_{e,o}` and its lengths'
+        :math:`\partial R^\top = \mathrm{diag}(c) M^\top \partial T` (added where chunks share a length); then at the
+        nodes :math:`\partial R_n = \Lambda^\top \partial R`, :math:`\partial a_L = \partial R_n (s_L W_L)^\top` and
+        :math:`\partial W_L = s_L\, a_L^\top \partial R_n`."""
         table = self.tables[k]
         kept, chunk_tables = tape.pop()
-        grad_weight = torch.zeros_like(weight)
+        grad_radial_lengths = torch.zeros(self.num_lengths, table.num_paths, dtype=grad.dtype)
         grad_x = torch.zeros(table.d_in, self.num_points, dtype=grad.dtype) if input_grad else None
         for c, e in enumerate(self.chunks):
             lengths, columns, zero = self.lengths[c], self.columns[c], self.zero_at[c]
@@ -317,29 +336,26 @@ class Rotated:
             grad_radial = table.mixing_t @ grad_table
             if zero is not None:
                 grad_radial[:, zero] = table.mixing_at_zero.T @ grad_table[:, zero]
-            grad_features.index_add_(0, lengths, grad_radial.T @ weight.T)
-            grad_weight.addmm_(hidden.index_select(0, lengths).T, grad_radial.T)
+            grad_radial_lengths.index_add_(0, lengths, grad_radial.T.contiguous())
             if grad_x is not None:
                 products = chunk_tables[c].index_select(1, columns) * w
                 rotated = torch.zeros(table.d_in, e.stop - e.start, dtype=grad.dtype).index_add_(0, table.input_of, products)
                 grad_x.index_add_(1, self.source[e], table.layout_in.from_frame(rotated, self.alpha, self.beta, e))
-        return grad_x, grad_weight * self.radial.last_scale
+        grad_radial = self.nodes.to_nodes(grad_radial_lengths)
+        torch.mm(grad_radial, weight.T, out=grad_features)
+        return grad_x, (hidden.T @ grad_radial) * self.radial.last_scale
 
     def forward(self, weights: list[torch.Tensor], features: torch.Tensor, tape: list | None = None) -> torch.Tensor:
         """``(N, D_in)`` features to ``(N, D_out)`` outputs (a transposed view); with a ``tape``, what
-        the backward pass needs is pushed on it. Without one, each chunk evaluates its convolution's
-        radial MLP on its own distinct lengths only, so memory stays that of a chunk at any size."""
-        hidden = self.radial.features(weights, self.basis, tape) if tape is not None else None
+        the backward pass needs is pushed on it."""
+        hidden = self._features(weights, tape)
         x = features.index_select(0, self.order).T.contiguous()  # (D, N) in this executor's numbering
         for k in range(len(self.tables)):
             weight = self._last_layer(k, weights[-1])
-            if tape is not None and hidden is not None:
-                x = self._convolve(k, x, lambda c: self._chunk_table(k, c, hidden[k].index_select(0, self.lengths[c]), weight), tape)
+            radial = hidden[k] @ weight
+            x = self._convolve(k, x, lambda c: self._chunk_table(k, c, radial), tape)
+            if tape is not None:
                 tape.append((weight, hidden[k]))
-            else:
-                mlp = [w[k:k + 1] for w in weights]
-                x = self._convolve(k, x, lambda c: self._chunk_table(
-                    k, c, self.radial.features(mlp, self.basis[k:k + 1].index_select(1, self.lengths[c]))[0], weight), None)
             if k < len(self.gates):
                 x = self.gates[k].unscaled(x, tape)
         return x.T.index_select(0, self.rank)
@@ -350,9 +366,9 @@ class Rotated:
         respect to the weights is written into the views ``grad_weights``."""
         tape: list = []
         loss, grad = self.graph.squared_error(self.forward(weights, features, tape), goal)
-        grad = grad.index_select(0, self.order).T
+        grad = grad.index_select(0, self.order).T.contiguous()
         grad_last = grad_weights[-1].zero_()
-        grad_hidden = torch.zeros(len(self.tables), self.basis.shape[1], grad_last.shape[1], dtype=grad.dtype)
+        grad_hidden = torch.empty(len(self.tables), self.nodes.basis.shape[1], grad_last.shape[1], dtype=grad.dtype)
         for k in reversed(range(len(self.tables))):
             if k < len(self.gates):
                 grad = self.gates[k].backward(grad, tape)
