@@ -117,7 +117,7 @@ def train(start, target, *, config: ModelConfig | None = None, features: Feature
         x = graph.padded(torch.as_tensor(features.values, dtype=dtype))
         goal = torch.as_tensor(_targets(config, target - start), dtype=dtype)
         history = _optimise(model, graph, x, goal, schedule or Schedule(budget(graph.num_edges)), progress, cancel)
-        with torch.no_grad():  # the executor that trained, exact on any size of graph
+        with torch.no_grad():  # the executor that trained, on any size of graph
             output = model.trainer(graph).forward(model.radial.unflatten(model.radial.flat()), x)
         output = graph.vertices(output).double()
     model.double()

@@ -87,7 +87,8 @@ class Network(torch.nn.Module):
 
         Graphs of up to :data:`MAX_PLANNED_EDGES` edges run through the graph's
         :class:`~engine.network.planned.Plan` (with its hand-derived gradient when one is wanted);
-        larger graphs run in edge frames (:class:`~engine.network.rotated.Rotated`, exact), or,
+        larger graphs run in edge frames (:class:`~engine.network.rotated.Rotated`, exact to the working
+        precision: :mod:`.radial_nodes`), or,
         when autograd wants a gradient through them, stream their edges (:mod:`.streamed`).
         """
         parameters = tuple(self.radial.parameters())
