@@ -64,7 +64,7 @@ class Interpolated(EveryLength):
 
     def __init__(self, lengths: torch.Tensor, rows: list[torch.Tensor], spacing: float, per_spacing: int,
                  basis: Callable[[torch.Tensor], torch.Tensor]):
-        self.lengths, self.spacing, self.per_spacing, self.basis_of = lengths, spacing, per_spacing, basis
+        self.lengths, self.spacing, self.per_spacing, self.stacked_basis = lengths, spacing, per_spacing, basis
         self.width = width = spacing / per_spacing
         self.pieces = _pieces(lengths, width)
         self.x = x = (1.0 - torch.cos(torch.pi * torch.arange(DEGREE + 1, dtype=torch.float64) / DEGREE)) / 2.0
@@ -126,7 +126,7 @@ class Interpolated(EveryLength):
         error = torch.stack([(self.checks @ f - e).abs().amax() for f, e in zip(features, exact)])
         if (error <= self.tolerance * features.abs().amax((1, 2))).all():
             return None
-        return radial_nodes(self.lengths, self.rows, self.spacing, self.basis_of, 2 * self.per_spacing)
+        return radial_nodes(self.lengths, self.rows, self.spacing, self.stacked_basis, 2 * self.per_spacing)
 
 
 def _pieces(lengths: torch.Tensor, width: float) -> int:

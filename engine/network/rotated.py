@@ -210,9 +210,9 @@ class Rotated:
                        for k, c in enumerate(network.convolutions)]
         self.gates = list(network.gates)
         self.chunks = [slice(a, min(a + EDGE_CHUNK, self.num_edges)) for a in range(0, self.num_edges, EDGE_CHUNK)]
-        # each chunk's distinct lengths (rows of the graph's embedding), its edges' columns among them,
+        # each chunk's distinct lengths (graph rows), its edges' columns among them,
         # and the column of length 0 (self-loops), if any
-        rows = len(graph.embedding)
+        rows = len(graph.distinct_lengths)
         starts = torch.bincount(distinct // rows, minlength=len(self.chunks)).cumsum(0)[:-1].tolist()
         # the distinct lengths renumbered as the chunks first take them: a chunk reads its rows of the
         # MLPs' features nearly in sequence
@@ -244,7 +244,7 @@ class Rotated:
             by_place = torch.argsort(pair, stable=True)
             distinct = self._distinct(by_place)
             # by length each length is tabulated once, or twice where it spans two chunks
-            by_length_tables = len(self.graph.embedding) + -(-self.num_edges // EDGE_CHUNK)
+            by_length_tables = len(self.graph.distinct_lengths) + -(-self.num_edges // EDGE_CHUNK)
             self.by_place = len(distinct[0]) <= PLACE_TABLE_FACTOR * by_length_tables
             if self.by_place:
                 return by_place, distinct
@@ -255,7 +255,7 @@ class Rotated:
         """With the edges in ``order``: each chunk's distinct lengths as ``chunk * L + row`` in rising
         order, and each edge's place among them."""
         chunk_of = torch.arange(self.num_edges) // EDGE_CHUNK
-        rows = len(self.graph.embedding)
+        rows = len(self.graph.distinct_lengths)
         distinct, column = torch.unique(chunk_of * rows + self.graph.length_index[order], return_inverse=True)
         return distinct, column
 
