@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from peak_memory import peak_mib
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -93,8 +95,6 @@ def measure_training(side: str, task_name: str, iterations: int) -> dict:
 def measure_scale(n: int, dtype_name: str) -> dict:
     """Inference (graph, network, decoding) on ``n`` random points, one per unit volume: about
     9 neighbours each within radius 1.25; decoding timed again on its own on the same outputs."""
-    import resource
-
     import numpy as np
     import torch
 
@@ -108,17 +108,17 @@ def measure_scale(n: int, dtype_name: str) -> dict:
     rng = np.random.default_rng(0)
     positions = rng.uniform(0.0, n ** (1 / 3), size=(n, 3))
     model = Network(ModelConfig(radius=radius, channels=1), generator=torch.Generator().manual_seed(0))
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_mib()
     began = time.perf_counter()
     prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
     seconds = time.perf_counter() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    peak = peak_mib() - rss_before
     with threads.single_thread():  # as predict decodes
         began = time.perf_counter()
         signals.decode(prediction.signals)
         decoding = time.perf_counter() - began
     edges = len(engine_edges(positions, radius)[0])
-    return {"seconds": seconds, "decoding": decoding, "edges": edges, "peak_mib": peak / 1024,
+    return {"seconds": seconds, "decoding": decoding, "edges": edges, "peak_mib": peak,
             "ambiguous": int(prediction.ambiguous.sum())}
 
 
@@ -174,8 +174,6 @@ def measure_mesh(side: str, points: int, steps: int, threads: int, channels: int
     """Training steps (loss, gradient, Adam) of the engine or plain e3nn eager, both float32, on
     one problem of :data:`MESH_SIZES`: the time from the call to the end of each step (the
     first one carries construction and precomputation), and peak memory above the imports."""
-    import resource
-
     import torch
 
     from engine import training
@@ -187,7 +185,7 @@ def measure_mesh(side: str, points: int, steps: int, threads: int, channels: int
     if threads:
         torch.set_num_threads(threads)
     config, start, target = _mesh_problem(points, channels)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = peak_mib()
     began = time.perf_counter()
     ends: list[float] = []
     if side == "engine":
@@ -203,9 +201,9 @@ def measure_mesh(side: str, points: int, steps: int, threads: int, channels: int
         _reference_training(model, x, positions, goal, steps, lambda: ends.append(time.perf_counter()))
         edges = 0
     times = [b - a for a, b in zip([began] + ends, ends)]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
+    peak = peak_mib() - rss
     total = result.seconds if side == "engine" else ends[-1] - began
-    return {"first": times[0], "steps": times[1:], "total": total, "edges": edges, "peak_mib": peak / 1024,
+    return {"first": times[0], "steps": times[1:], "total": total, "edges": edges, "peak_mib": peak,
             "threads": torch.get_num_threads(), "load": os.getloadavg()[0]}
 
 

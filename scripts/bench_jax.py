@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import sys
 import time
 
@@ -27,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from e3nn_jax.legacy import FunctionalFullyConnectedTensorProduct
+from peak_memory import peak_mib
 
 BETA = 5.0
 
@@ -55,7 +55,7 @@ def main() -> None:
     path, steps = sys.argv[1], int(sys.argv[2])
     data = np.load(path, allow_pickle=False)
     settings = json.loads(str(data["settings"]))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = peak_mib()
     began = time.perf_counter()
     edge, products, sizes = network(settings, str(settings["irreps_in"]))
     act = e3nn.normalize_function(softplus)
@@ -121,8 +121,8 @@ def main() -> None:
         value.block_until_ready()
         ends.append(time.perf_counter())
     times = [b - a for a, b in zip([began] + ends, ends)]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
-    print(json.dumps({"first": times[0], "steps": times[1:], "total": ends[-1] - began, "peak_mib": peak / 1024,
+    peak = peak_mib() - rss
+    print(json.dumps({"first": times[0], "steps": times[1:], "total": ends[-1] - began, "peak_mib": peak,
                       "final_loss": float(value), "jax": jax.__version__, "e3nn_jax": e3nn.__version__}))
 
 
