@@ -206,23 +206,26 @@ def _refine(coefficients: torch.Tensor, u: torch.Tensor, max_steps: int = 20) ->
     first = _derivative_map(lmax)  # (3, D', D)
     gradient_coefficients = torch.einsum("ied,kd->kie", first, coefficients)  # (K, 3, D')
     if lmax >= 2:  # d_j d_i Y = G'_j^T G_i^T Y''
-        hessian_coefficients = torch.einsum("jfe,ied,kd->kijf", _derivative_map(lmax - 1), first, coefficients)
+        hessian_coefficients = torch.einsum("jfe,ied,kd->kijf", _derivative_map(lmax - 1), first, coefficients
+                                            ).flatten(1, 2)  # (K, 9, D'')
     degree = torch.cat([torch.full((2 * l + 1,), float(l), dtype=u.dtype) for l in range(lmax + 1)])
     scale = coefficients.norm(dim=-1, keepdim=True).clamp_min(1e-300)
     x_axis = torch.tensor([1.0, 0.0, 0.0], dtype=u.dtype)
     y_axis = torch.tensor([0.0, 1.0, 0.0], dtype=u.dtype)
-    active = torch.arange(len(u))
+    harmonics = o3.SphericalHarmonics(list(range(lmax + 1)), normalize=False, normalization="integral")
+    u = u.clone()
+    active = torch.arange(len(u))  # the moving starts; the per-start tensors hold only theirs
     for _ in range(max_steps):
         v = u[active]
         helper = torch.where(v[:, :1].abs() < 0.9, x_axis, y_axis)
         e1 = torch.nn.functional.normalize(torch.linalg.cross(v, helper), dim=-1)
         tangent = torch.stack([e1, torch.linalg.cross(v, e1)], dim=-1)  # (K, 3, 2)
-        y = o3.spherical_harmonics(list(range(lmax + 1)), v, normalize=False)  # |v| = 1
-        gradient = (gradient_coefficients[active] @ y[:, :lmax ** 2, None])[..., 0]  # (K, 3)
-        radial = (coefficients[active] * degree * y).sum(-1)  # u . grad F
+        y = harmonics(v)  # |v| = 1
+        gradient = (gradient_coefficients @ y[:, :lmax ** 2, None])[..., 0]  # (K, 3)
+        radial = (coefficients * degree * y).sum(-1)  # u . grad F
         h = -radial[:, None, None] * torch.eye(2, dtype=u.dtype)
         if lmax >= 2:
-            hessian = (hessian_coefficients[active] @ y[:, None, :(lmax - 1) ** 2, None])[..., 0]  # (K, 3, 3)
+            hessian = (hessian_coefficients @ y[:, :(lmax - 1) ** 2, None]).view(-1, 3, 3)
             h = h + tangent.transpose(1, 2) @ hessian @ tangent
         g = (tangent.transpose(1, 2) @ gradient[..., None])[..., 0]
         a, b, c = h[:, 0, 0], h[:, 0, 1], h[:, 1, 1]
@@ -230,12 +233,17 @@ def _refine(coefficients: torch.Tensor, u: torch.Tensor, max_steps: int = 20) ->
         concave = ((a < 0) & (det > 0))[:, None]  # both eigenvalues negative
         inverse = torch.stack([c, -b, -b, a], dim=-1).view(-1, 2, 2) / torch.where(concave, det[:, None], 1.0)[..., None]
         newton = -(inverse @ g[..., None])[..., 0]
-        step = torch.where(concave, newton, g / (10.0 * scale[active]))
+        step = torch.where(concave, newton, g / (10.0 * scale))
         step = step * (0.3 / step.norm(dim=-1, keepdim=True).clamp_min(0.3))
-        u = u.index_copy(0, active, torch.nn.functional.normalize(v + (tangent @ step[..., None])[..., 0], dim=-1))
-        active = active[step.abs().amax(-1) >= 1e-13]
-        if not len(active):
+        u.index_copy_(0, active, torch.nn.functional.normalize(v + (tangent @ step[..., None])[..., 0], dim=-1))
+        moving = step.abs().amax(-1) >= 1e-13
+        if not moving.any():
             break
+        if not moving.all():
+            active, coefficients, gradient_coefficients, scale = (
+                active[moving], coefficients[moving], gradient_coefficients[moving], scale[moving])
+            if lmax >= 2:
+                hessian_coefficients = hessian_coefficients[moving]
     return u
 
 
@@ -261,11 +269,12 @@ def decode(signals: np.ndarray, *, tolerance: float = 1e-3, level: int = 3) -> P
         raise ValueError(f"Signals must be finite, got NaN or infinite coefficients in "
                          f"{int((~np.isfinite(signals)).any(axis=-1).sum())} of {len(signals)}")
     signals = np.where(_directionless(signals, tolerance)[:, None], 0.0, signals)
-    peaks = [p for start in range(0, len(signals), DECODE_BLOCK)
-             for p in _decode_block(signals[start:start + DECODE_BLOCK], tolerance, level)]
-    displacements = np.stack([p[0] for p in peaks]) if peaks else np.zeros((0, 3))
-    ambiguous = np.array([len(p) > 1 for p in peaks], dtype=bool)
-    return Peaks(displacements, ambiguous, peaks)
+    blocks = [_decode_block(signals[start:start + DECODE_BLOCK], tolerance, level)
+              for start in range(0, len(signals), DECODE_BLOCK)]
+    if not blocks:
+        return Peaks(np.zeros((0, 3)), np.zeros(0, dtype=bool), [])
+    displacements, ambiguous, peaks = zip(*blocks)
+    return Peaks(np.concatenate(displacements), np.concatenate(ambiguous), [p for block in peaks for p in block])
 
 
 DECODE_BLOCK = 8192
@@ -280,7 +289,8 @@ def _directionless(signals: np.ndarray, tolerance: float) -> np.ndarray:
     return directed | (size <= tolerance * size.max(initial=0.0))
 
 
-def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.ndarray]:
+def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """:func:`decode` of a block of signals: its displacements, ambiguous and peaks."""
     lmax = lmax_of(signals.shape[1])
     grid, _ = sphere_grid(level)
     # candidates from float32 grid values of each signal over its largest coefficient (so no
@@ -297,9 +307,11 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.
     vertex, owner = np.nonzero(values >= np.where(scale > 1e-12, floor, np.inf).astype(np.float32))
     local = _local_maxima(values, vertex, owner, level)
     owner, vertex = owner[local], vertex[local]
+    displacements = np.zeros((len(signals), 3))
+    ambiguous = np.zeros(len(signals), dtype=bool)
     peaks = [np.zeros((1, 3))] * len(signals)
     if not len(owner):
-        return peaks
+        return displacements, ambiguous, peaks
     u = _refine(torch.as_tensor(signals[owner]), torch.as_tensor(grid[vertex])).numpy()
     height = np.einsum("kd,kd->k", signals[owner], spherical_harmonics(lmax, u))
     order = np.lexsort((-height, owner))  # each signal's candidates, highest first
@@ -307,12 +319,14 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> list[np.
     first = np.concatenate([[True], owner[1:] != owner[:-1]])
     top = height[first][np.cumsum(first) - 1]
     near_top = np.bincount(owner[height >= top - tolerance * scale[owner]], minlength=len(signals))
-    for k in np.nonzero(first & (near_top[owner] == 1))[0]:
-        peaks[owner[k]] = height[k] * u[k:k + 1]
+    single = first & (near_top[owner] == 1)
+    displacements[owner[single]] = height[single, None] * u[single]
+    for s, peak in zip(owner[single].tolist(), displacements[owner[single], None]):
+        peaks[s] = peak
     tied = near_top[owner] > 1
     for s, found in zip(*_ties(owner[tied], u[tied], height[tied], tolerance * scale)):
-        peaks[s] = found
-    return peaks
+        displacements[s], ambiguous[s], peaks[s] = found[0], len(found) > 1, found
+    return displacements, ambiguous, peaks
 
 
 def _ties(owner: np.ndarray, u: np.ndarray, height: np.ndarray, tolerance: np.ndarray
