@@ -63,20 +63,21 @@ _IMPORTING = threading.Lock()
 
 
 def _import_torch_side() -> None:
-    """Import torch, e3nn, scipy and the engine modules built on them, one thread at a time."""
+    """Import torch, e3nn, scipy, threadpoolctl and the engine modules built on them, one thread at a time."""
     with _IMPORTING:
         try:
             import e3nn  # noqa: F401
             import scipy.spatial  # noqa: F401  (graphs and point groups)
+            import threadpoolctl  # noqa: F401  (numpy's BLAS threads)
             import torch  # noqa: F401
             from e3nn import io, nn, o3  # noqa: F401  (e3nn's subpackages load on demand)
         except ImportError as error:
-            raise EngineUnavailable(f"The SymBreak engine needs torch, e3nn and scipy: {error}") from None
+            raise EngineUnavailable(f"The SymBreak engine needs torch, e3nn, scipy and threadpoolctl: {error}") from None
         from . import checkpoint, prediction, signals, symmetry, training  # noqa: F401
 
 
 def load(threads: int | None = None) -> EngineInfo:
-    """Import torch, e3nn and scipy (seconds, the first time), and say what was loaded.
+    """Import torch, e3nn, scipy and threadpoolctl (seconds, the first time), and say what was loaded.
 
     ``threads`` fixes torch's intra-op thread count for the process (None keeps torch's choice).
     Raises :class:`EngineUnavailable` naming what cannot be imported.
@@ -131,14 +132,15 @@ def analyze(start, target, order_parameter: OrderParameter | None = None, *, typ
     ``progress(step, 2)`` is called after the group and after the order parameters.
     """
     _import_torch_side()
-    from . import symmetry
+    from . import symmetry, threads
 
     x0, x1 = check_pair(start, target)
     check_order_parameter(order_parameter, len(x0))
     types = _check_types(types, len(x0))
     _cancelled(cancel, "Analysis")
-    return symmetry.analyze(x0, x1, order_parameter, types, lmax=lmax, radius=radius, layers=layers, hub=hub,
-                            progress=progress, cancel=cancel)
+    with threads.single_thread():
+        return symmetry.analyze(x0, x1, order_parameter, types, lmax=lmax, radius=radius, layers=layers, hub=hub,
+                                progress=progress, cancel=cancel)
 
 
 def _prediction_features(model_features, order_parameter: OrderParameter | None, n: int, types):
@@ -260,8 +262,10 @@ def signal_surfaces(signals, centers, *, scale: float = 1.0, level: int = 3) -> 
     sphere_vertex_count(level)
     _import_torch_side()
     from . import signals as signal_maths
+    from . import threads
 
-    return signal_maths.surfaces(values, centres, scale=scale, level=level)
+    with threads.single_thread():
+        return signal_maths.surfaces(values, centres, scale=scale, level=level)
 
 
 def model_summary(model: bytes) -> dict:

@@ -1,11 +1,16 @@
-"""torch's intra-op thread count, the one piece of process-wide torch state the engine sets.
+"""The threads of the engine's calls: torch's intra-op threads and numpy's BLAS, process-wide state.
 
-The policy is explicit and runs only where the caller says: :func:`engine.api.load` may fix the
-count once, and :func:`single_thread` limits it to one thread around training and prediction, at every size:
-beside another busy process two threads made a step 3-20 times slower than one (the seed's
-tasks 0.5 s against 6-27 s; 2,000 points 1.4-23 s against 0.75-1.3 s; 10,000 points 7-40 s
-against 3.3-4.4 s on 2 cores; predicting 100,000 points 81 s against 10.6 s). Call the engine from the thread that owns torch in the process
-(or from a worker process): the count is global to the process.
+The policy is explicit and runs only where the caller says: :func:`engine.api.load` may fix torch's
+count once, and :func:`single_thread` limits both to one thread around training, prediction,
+analysis and signal surfaces, at every size: beside another busy process two torch threads made a
+step 3-20 times slower than one (the seed's tasks 0.5 s against 6-27 s; 2,000 points 1.4-23 s
+against 0.75-1.3 s; 10,000 points 7-40 s against 3.3-4.4 s on 2 cores; predicting 100,000 points
+81 s against 10.6 s). numpy's OpenBLAS on two threads kept the second core spinning for no
+gain: decoding 100,000 signals spent 1.3-1.5 s of kernel time beside 2.5 s of work, analysing a
+40,000-point grid took 1.8-1.9 s of CPU for 1.1-1.2 s (one thread: 1.1-1.3 s, on as much CPU),
+and beside a busy process that analysis took 1.30-1.33 s against 1.14-1.21 s on one thread.
+Call the engine from the thread that owns torch in the process (or from a worker process): the
+counts are global to the process.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
+from threadpoolctl import threadpool_limits
 
 __all__ = ["single_thread", "set_threads"]
 
@@ -28,10 +34,11 @@ def set_threads(threads: int | None) -> int:
 
 @contextlib.contextmanager
 def single_thread():
-    """One intra-op thread inside the block, the count restored after."""
+    """One torch intra-op thread and one BLAS thread inside the block, both counts restored after."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(previous)

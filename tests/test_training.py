@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from e3nn import o3
+from threadpoolctl import threadpool_info
 
 import engine.network.planned
 from engine import api, checkpoint, training
@@ -131,12 +132,17 @@ def test_seed_does_not_touch_global_rng():
     assert torch.equal(torch.rand(3), expected)
 
 
+def blas_threads() -> int:
+    """numpy's BLAS threads now."""
+    return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
 def test_thread_count_is_restored():
-    """Small graphs train on one thread; the caller's thread count is back afterwards."""
-    before = torch.get_num_threads()
+    """Training runs on one torch thread and one BLAS thread; the caller's counts are back afterwards."""
+    before = torch.get_num_threads(), blas_threads()
     seen = []
-    quick(iterations=2, progress=lambda i, loss: seen.append(torch.get_num_threads()))
-    assert seen == [1, 1] and torch.get_num_threads() == before
+    quick(iterations=2, progress=lambda i, loss: seen.append((torch.get_num_threads(), blas_threads())))
+    assert seen == [(1, 1), (1, 1)] and (torch.get_num_threads(), blas_threads()) == before
 
 
 def test_progress_called_every_iteration():
