@@ -262,10 +262,8 @@ def signal_surfaces(signals, centers, *, scale: float = 1.0, level: int = 3) -> 
     sphere_vertex_count(level)
     _import_torch_side()
     from . import signals as signal_maths
-    from . import threads
 
-    with threads.single_thread():
-        return signal_maths.surfaces(values, centres, scale=scale, level=level)
+    return signal_maths.surfaces(values, centres, scale=scale, level=level)
 
 
 def model_summary(model: bytes) -> dict:

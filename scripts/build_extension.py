@@ -40,7 +40,7 @@ RUN_TIME = {
     "torch": ("2.13.0", "the network"),
     "e3nn": ("0.6.0", "irreps and spherical harmonics"),
     "scipy": ("1.17.1", "the engine's point groups and radius graphs (cKDTree, minimize_scalar)"),
-    "threadpoolctl": ("3.8.0", "numpy's BLAS held to one thread around the engine's calls"),
+    "threadpoolctl": ("3.8.0", "numpy's and scipy's BLAS held to one thread around the engine's calls"),
     "opt-einsum-fx": ("0.1.4", "imported by e3nn.o3 (e3nn.util.jit)"),
     "opt-einsum": ("3.4.0", "imported by opt_einsum_fx"),
     "packaging": ("26.4", "e3nn's check of the torch version"),
