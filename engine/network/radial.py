@@ -156,8 +156,10 @@ class RadialTable:
     r"""The radial weights of every convolution tabulated on :data:`RADIAL_TABLE_SIZE` lengths
     from 0 to the longest edge and interpolated linearly: for graphs with more edges than
     that, the MLPs run once per table entry instead of once per edge. The interpolation
-    error is :math:`\le h^2 \max|R''| / 8` for spacing :math:`h` (below float32 resolution for
-    the seed's basis)."""
+    error is :math:`\le h^2 \max|R''| / 8` for spacing :math:`h`: measured against the MLPs on
+    20,000 points (radius 1.25), 1.9e-6 of the largest weight at initial weights, 9e-6 and 8e-5
+    with every weight doubled and quadrupled; above float32's rounding, unlike the edge frames'
+    checked radial nodes (:mod:`.radial_nodes`)."""
 
     def __init__(self, mlps: RadialMLPs, config: ModelConfig, graph: Graph):
         lengths = graph.lengths
