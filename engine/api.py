@@ -68,7 +68,7 @@ def _import_torch_side() -> None:
         try:
             import e3nn  # noqa: F401
             import scipy.spatial  # noqa: F401  (graphs and point groups)
-            import threadpoolctl  # noqa: F401  (numpy's BLAS threads)
+            import threadpoolctl  # noqa: F401  (the BLAS threads of numpy and scipy)
             import torch  # noqa: F401
             from e3nn import io, nn, o3  # noqa: F401  (e3nn's subpackages load on demand)
         except ImportError as error:

@@ -320,8 +320,9 @@ def _decode_block(signals: np.ndarray, tolerance: float, level: int) -> tuple[np
     top = height[first][np.cumsum(first) - 1]
     near_top = np.bincount(owner[height >= top - tolerance * scale[owner]], minlength=len(signals))
     single = first & (near_top[owner] == 1)
-    displacements[owner[single]] = height[single, None] * u[single]
-    for s, peak in zip(owner[single].tolist(), displacements[owner[single], None]):
+    alone = owner[single]  # the signals with one peak
+    displacements[alone] = height[single, None] * u[single]
+    for s, peak in zip(alone.tolist(), displacements[alone, None]):
         peaks[s] = peak
     tied = near_top[owner] > 1
     for s, found in zip(*_ties(owner[tied], u[tied], height[tied], tolerance * scale)):

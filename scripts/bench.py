@@ -108,11 +108,11 @@ def measure_scale(n: int, dtype_name: str) -> dict:
     rng = np.random.default_rng(0)
     positions = rng.uniform(0.0, n ** (1 / 3), size=(n, 3))
     model = Network(ModelConfig(radius=radius, channels=1), generator=torch.Generator().manual_seed(0))
-    rss_before = peak_mib()
+    peak_before = peak_mib()
     began = time.perf_counter()
     prediction = predict(model, positions, dtype=getattr(torch, dtype_name))
     seconds = time.perf_counter() - began
-    peak = peak_mib() - rss_before
+    peak = peak_mib() - peak_before
     with threads.single_thread():  # as predict decodes
         began = time.perf_counter()
         signals.decode(prediction.signals)
@@ -185,7 +185,7 @@ def measure_mesh(side: str, points: int, steps: int, threads: int, channels: int
     if threads:
         torch.set_num_threads(threads)
     config, start, target = _mesh_problem(points, channels)
-    rss = peak_mib()
+    peak_before = peak_mib()
     began = time.perf_counter()
     ends: list[float] = []
     if side == "engine":
@@ -201,7 +201,7 @@ def measure_mesh(side: str, points: int, steps: int, threads: int, channels: int
         _reference_training(model, x, positions, goal, steps, lambda: ends.append(time.perf_counter()))
         edges = 0
     times = [b - a for a, b in zip([began] + ends, ends)]
-    peak = peak_mib() - rss
+    peak = peak_mib() - peak_before
     total = result.seconds if side == "engine" else ends[-1] - began
     return {"first": times[0], "steps": times[1:], "total": total, "edges": edges, "peak_mib": peak,
             "threads": torch.get_num_threads(), "load": os.getloadavg()[0]}

@@ -55,7 +55,7 @@ def main() -> None:
     path, steps = sys.argv[1], int(sys.argv[2])
     data = np.load(path, allow_pickle=False)
     settings = json.loads(str(data["settings"]))
-    rss = peak_mib()
+    peak_before = peak_mib()
     began = time.perf_counter()
     edge, products, sizes = network(settings, str(settings["irreps_in"]))
     act = e3nn.normalize_function(softplus)
@@ -121,7 +121,7 @@ def main() -> None:
         value.block_until_ready()
         ends.append(time.perf_counter())
     times = [b - a for a, b in zip([began] + ends, ends)]
-    peak = peak_mib() - rss
+    peak = peak_mib() - peak_before
     print(json.dumps({"first": times[0], "steps": times[1:], "total": ends[-1] - began, "peak_mib": peak,
                       "final_loss": float(value), "jax": jax.__version__, "e3nn_jax": e3nn.__version__}))
 
